@@ -1,0 +1,1 @@
+"""How shuwu runs: the embedded dev stack, demo, fake WeChat server, benchmarks."""

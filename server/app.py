@@ -1,0 +1,62 @@
+"""make_app: the only place an Application is built, from every package's ``routes``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tornado.web
+
+from server.audit.handlers import routes as audit_routes
+from server.console.handlers import routes as console_routes
+from server.phone.handlers import routes as phone_routes
+from server.resources import Deps
+from server.rooms.handlers import routes as rooms_routes
+from server.staff.handlers import routes as staff_routes
+from server.web.api import NotFoundApiHandler
+from server.web.base import InFlight, ShuwuApplication
+from server.web.health import routes as health_routes
+from server.web.openapi import OpenApiHandler
+from server.web.pages import PageHandler
+from server.web.templating import STATIC
+
+
+class NotFoundPage(PageHandler):
+    async def prepare(self) -> None:
+        await super().prepare()
+        raise tornado.web.HTTPError(404)
+
+
+class RootPage(PageHandler):
+    async def get(self) -> None:
+        self.redirect("/console/")
+
+
+def api_routes() -> list[tuple[str, type]]:
+    """Every JSON route, in the order they are matched (the OpenAPI document lists these)."""
+    return [*health_routes, *staff_routes, *rooms_routes, *audit_routes]
+
+
+def make_app(deps: Deps, *, debug: bool = False) -> ShuwuApplication:
+    api = api_routes()
+    pages = [(r"/", RootPage), *console_routes, *phone_routes]
+    handlers: list[Any] = [
+        *[tornado.web.url(pattern, handler, {"deps": deps}) for pattern, handler in [*api, *pages]],
+        tornado.web.url(r"/api/openapi.json", OpenApiHandler, {"deps": deps, "routes": api}),
+        tornado.web.url(r"/api/.*", NotFoundApiHandler, {"deps": deps}),
+    ]
+    app = ShuwuApplication(
+        handlers,
+        cookie_secret=deps.settings.cookie_secret,
+        xsrf_cookies=True,
+        xsrf_cookie_kwargs={"httponly": True, "samesite": "Strict"},
+        static_path=str(STATIC),
+        static_url_prefix="/static/",
+        default_handler_class=NotFoundPage,
+        default_handler_args={"deps": deps},
+        debug=debug,
+        autoreload=False,
+        compress_response=True,
+    )
+    app.deps = deps
+    app.in_flight = InFlight()
+    return app

@@ -1,0 +1,1 @@
+"""The district office console (pages under /console)."""

@@ -1,0 +1,90 @@
+"""The district a deployment serves: its towns, their codes and its bounding box.
+
+Plain data, no I/O. The default is Jinnan District, Tianjin (DOMAIN.md); another
+district supplies its own through ``SHUWU_DISTRICT`` (JSON of the same shape).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ROOM_KINDS = ("农家书屋", "社区书吧", "分馆", "流动服务点")
+
+
+class Town(BaseModel):
+    """A town (镇) or street (街道) of the district; ``code`` is the middle part of a room code."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="Full Chinese name, e.g. 咸水沽镇")
+    code: str = Field(pattern=r"^[A-Z]{2,4}$", description="Upper-case pinyin initials, e.g. XSG")
+    kind: str = Field(default="镇", description="镇 or 街道")
+    # Rough centre used by demo data and maps; not a validation boundary.
+    lat: float
+    lng: float
+
+
+class BoundingBox(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    min_lat: float
+    max_lat: float
+    min_lng: float
+    max_lng: float
+
+    def contains(self, lat: float, lng: float) -> bool:
+        return self.min_lat <= lat <= self.max_lat and self.min_lng <= lng <= self.max_lng
+
+
+class RoomStandards(BaseModel):
+    """District defaults a room is checked against (DOMAIN.md, "A room")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    min_area_m2: float = 20
+    min_open_days: int = 5
+    min_daily_hours: float = 4
+
+
+class District(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    code: str = Field(pattern=r"^[A-Z]{2,4}$", description="Prefix of every room code, e.g. JN")
+    bbox: BoundingBox
+    towns: tuple[Town, ...]
+    standards: RoomStandards = RoomStandards()
+
+    @model_validator(mode="after")
+    def _unique_towns(self) -> District:
+        names = [t.name for t in self.towns]
+        codes = [t.code for t in self.towns]
+        if len(set(names)) != len(names) or len(set(codes)) != len(codes):
+            raise ValueError("town names and codes must be unique")
+        return self
+
+    def town(self, name: str) -> Town | None:
+        return next((t for t in self.towns if t.name == name), None)
+
+    @property
+    def room_code_pattern(self) -> str:
+        return rf"^{self.code}-[A-Z]{{2,4}}-\d{{3}}$"
+
+
+JINNAN = District(
+    name="天津市津南区",
+    code="JN",
+    bbox=BoundingBox(min_lat=38.78, max_lat=39.12, min_lng=117.18, max_lng=117.62),
+    towns=(
+        Town(name="咸水沽镇", code="XSG", lat=38.988, lng=117.380),
+        Town(name="葛沽镇", code="GG", lat=38.893, lng=117.494),
+        Town(name="小站镇", code="XZ", lat=38.853, lng=117.382),
+        Town(name="双港镇", code="SG", lat=39.032, lng=117.297),
+        Town(name="辛庄镇", code="XZZ", lat=39.018, lng=117.352),
+        Town(name="双桥河镇", code="SQH", lat=38.955, lng=117.443),
+        Town(name="八里台镇", code="BLT", lat=38.935, lng=117.300),
+        Town(name="北闸口镇", code="BZK", lat=38.912, lng=117.415),
+        Town(name="双林街道", code="SL", kind="街道", lat=39.058, lng=117.318),
+        Town(name="海棠街道", code="HT", kind="街道", lat=38.975, lng=117.355),
+    ),
+)

@@ -1,0 +1,31 @@
+"""Opaque cursors for keyset pagination: the client hands back what it was given."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from server.errors import FieldProblem, InvalidInput
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+def encode_cursor(last_key: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(last_key, ensure_ascii=False).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *, arity: int) -> list[Any]:
+    """The sort key of the last item of the previous page; InvalidInput naming ``cursor`` if forged."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        key = None
+    if not isinstance(key, list) or len(key) != arity or not all(isinstance(k, str | int) for k in key):
+        raise InvalidInput(
+            "分页游标无效，请从第一页重新开始", code="invalid_cursor",
+            errors=[FieldProblem(("query", "cursor"), "无效的分页游标")],
+        )
+    return key

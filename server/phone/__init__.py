@@ -1,0 +1,1 @@
+"""The village administrators' phone pages (under /m)."""

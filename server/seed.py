@@ -1,0 +1,95 @@
+"""Jinnan demo data: 110 rooms, an administrator for each, and district staff.
+
+Deterministic and idempotent: running it twice adds nothing the second time.
+Every demo account shares DEMO_PASSWORD; seed-demo refuses production mode.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from server.rooms import repo as rooms_repo
+from server.rooms.demo_data import demo_rooms
+from server.rooms.models import RoomCreate
+from server.rooms.service import room_document
+from server.staff import repo as staff_repo
+from server.staff.models import StaffCreate
+from server.staff.service import PHONE_CONTEXT, hash_password
+
+if TYPE_CHECKING:
+    from server.resources import Deps
+
+DEMO_PASSWORD = "shuwu-2026"
+_SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文"
+_GIVEN = "秀英 桂英 秀兰 玉兰 淑珍 建国 建华 志强 永刚 海燕 春梅 丽华 国庆 红霞 晓东 文静 宏伟 志明 凤琴 淑华 德胜 玉梅 俊峰 金凤 立新 晓燕 振华 美玲 广平 雪梅".split()
+
+# (username, name, role, towns) — the fixed log-ins ops/run prints.
+FIXED_STAFF: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("admin", "王静", "district_admin", ()),
+    ("clerk", "刘海燕", "district_staff", ()),
+    ("xsg", "张建华", "town_coordinator", ("咸水沽镇",)),
+    ("inspector", "赵立新", "inspector", ()),
+    ("trainer", "孙文静", "trainer", ()),
+)
+
+
+@dataclass
+class SeedReport:
+    rooms_added: int
+    staff_added: int
+    skipped: bool = False
+
+    def __str__(self) -> str:
+        if self.skipped:
+            return "demo data already present; nothing loaded"
+        return f"demo data loaded: {self.rooms_added} rooms, {self.staff_added} staff accounts"
+
+
+def demo_logins() -> list[tuple[str, str]]:
+    """(username, what it is) for the README and ops/run."""
+    labels = {"district_admin": "区馆管理员", "district_staff": "区馆工作人员", "town_coordinator": "咸水沽镇联络员",
+              "inspector": "督查员", "trainer": "培训师"}
+    return [(u, labels[r]) for u, _, r, _ in FIXED_STAFF] + [("jn-xsg-001", "南华营村农家书屋管理员")]
+
+
+async def seed_demo(deps: Deps, *, if_empty: bool = False) -> SeedReport:
+    if if_empty and await rooms_repo.count_all(deps.db) > 0:
+        return SeedReport(0, 0, skipped=True)
+    rng = random.Random(2026)
+    now = datetime.now(UTC)
+    rooms = demo_rooms(deps.settings.district)
+    existing_rooms = await rooms_repo.existing_codes(deps.db, [r["code"] for r in rooms])
+    new_rooms = [
+        room_document(deps, RoomCreate.model_validate(
+            {k: v for k, v in r.items() if k not in {"lat", "lng", "demo"}} | {"location": {"lat": r["lat"], "lng": r["lng"]}}
+        ), demo=True)
+        for r in rooms if r["code"] not in existing_rooms
+    ]
+    await rooms_repo.insert_many(deps.db, new_rooms)
+
+    # One argon2 hash for every demo account: hashing 115 passwords would take seconds.
+    password_hash = await hash_password(DEMO_PASSWORD)
+    wanted: list[dict[str, Any]] = []
+    for username, name, role, towns in FIXED_STAFF:
+        wanted.append({"username": username, "name": name, "role": role, "rooms": [], "towns": list(towns)})
+    for room in rooms:
+        name = rng.choice(_SURNAMES) + rng.choice(_GIVEN)
+        wanted.append({"username": room["code"].lower(), "name": name, "role": "room_admin",
+                       "rooms": [room["code"]], "towns": [], "phone": room["phone"]})
+    taken = await staff_repo.existing_usernames(deps.db, [w["username"] for w in wanted])
+    docs = []
+    for spec in wanted:
+        StaffCreate.model_validate({**spec, "password": DEMO_PASSWORD})  # the same rules as the API
+        if spec["username"] in taken:
+            continue
+        phone = spec.pop("phone", None)
+        doc = {**spec, "password_hash": password_hash, "active": True, "created_at": now, "created_by": "seed-demo",
+               "demo": True}
+        if phone:
+            doc["phone_enc"] = deps.cipher.encrypt(phone, context=PHONE_CONTEXT)
+        docs.append(doc)
+    await staff_repo.insert_many(deps.db, docs)
+    return SeedReport(len(new_rooms), len(docs))

@@ -1,0 +1,1 @@
+"""Staff accounts, roles, log-in sessions and lock-out."""

@@ -1,0 +1,1 @@
+"""The web shell: handler bases per audience, errors, OpenAPI, templates."""
