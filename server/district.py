@@ -46,6 +46,23 @@ class RoomStandards(BaseModel):
     min_daily_hours: float = 4
 
 
+class LendingRules(BaseModel):
+    """District lending defaults (DOMAIN.md, "Lending")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_books: int = Field(5, ge=0, description="books a reader may have out at once")
+    max_audio_visual: int = Field(2, ge=0, description="audio-visual items a reader may have out at once")
+    loan_days: int = Field(10, ge=1)
+    max_renewals: int = Field(1, ge=0)
+    periodicals_in_room_only: bool = True
+    hold_pickup_days: int = Field(7, ge=1, description="days a held copy waits for its reader")
+    block_when_overdue: bool = Field(True, description="no new loans while the reader has an overdue item")
+    loan_record_retention_days: int = Field(
+        365, ge=30, description="closed loans keep the reader's identity this long, then are anonymised"
+    )
+
+
 class District(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -54,6 +71,7 @@ class District(BaseModel):
     bbox: BoundingBox
     towns: tuple[Town, ...]
     standards: RoomStandards = RoomStandards()
+    lending: LendingRules = LendingRules()
 
     @model_validator(mode="after")
     def _unique_towns(self) -> District:

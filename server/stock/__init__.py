@@ -1,0 +1,1 @@
+"""Per-room holdings and the append-only stock ledger."""
