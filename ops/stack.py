@@ -44,6 +44,17 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, log: Pat
     raise RuntimeError(f"{what} did not listen on {port} within {START_TIMEOUT_SECS}s; see {log}")
 
 
+def _die_with_parent() -> None:
+    """Run in the child before exec: Linux sends it SIGTERM when the parent dies, so a
+    killed test run or launcher never leaves servers behind (no-op elsewhere)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _secantusd() -> str:
     exe = Path(sys.executable).with_name("secantusd-py")
     if exe.exists():
@@ -105,6 +116,7 @@ def start_stack(data_dir: Path, *, mongo_port: int | None = None, redis_port: in
              "--storage-path", str(data_dir / "mongo"), "--sync-on-commit",
              "--log-level", "WARNING", "--cache-size", "256M"],
             stdout=mongo_log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         stack.procs.append(("secantusd", mongo))
         redis_log = data_dir / "redis.log"
@@ -113,6 +125,7 @@ def start_stack(data_dir: Path, *, mongo_port: int | None = None, redis_port: in
              "--dir", str(data_dir / "redis"), "--appendonly", "yes", "--save", "",
              "--protected-mode", "yes", "--daemonize", "no", "--logfile", str(redis_log)],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         stack.procs.append(("redis-server", redis))
         _wait_for_port(stack.mongo_port, mongo, "secantusd-py", mongo_log)

@@ -1,4 +1,4 @@
-"""python -m server serve | seed-demo | create-admin | config
+"""python -m server serve | seed-demo | create-admin | check-ledger | config
 
 Each sub-command exists because the code behind it does; later issues add theirs.
 """
@@ -75,6 +75,19 @@ async def create_admin(settings: Settings, username: str, name: str, password: s
     print(f"created district administrator {out.username} ({out.id})")
 
 
+async def check_ledger(settings: Settings) -> int:
+    """Exit status 0 when every holding equals the fold of its ledger entries, 1 otherwise."""
+    from server.resources import open_resources
+    from server.stock.service import check_ledger as check
+
+    async with open_resources(settings, create_indexes=False) as deps:
+        checked, problems = await check(deps)
+    for problem in problems:
+        print(f"MISMATCH {problem}")
+    print(f"checked {checked} holdings: {len(problems)} mismatch(es)")
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server", description="shuwu 书屋")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--username", required=True)
     admin.add_argument("--name", default="区馆管理员")
     admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    sub.add_parser("check-ledger", help="verify holdings equal the fold of the stock ledger (exit 1 if not)")
     sub.add_parser("config", help="list every SHUWU_* setting")
     args = parser.parse_args(argv)
 
@@ -101,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "serve":
         asyncio.run(serve(settings))
+    elif args.command == "check-ledger":
+        return asyncio.run(check_ledger(settings))
     elif args.command == "seed-demo":
         if settings.mode == "production":
             print("seed-demo refuses to run in production mode", file=sys.stderr)

@@ -7,13 +7,16 @@ from typing import Any
 import tornado.web
 
 from server.audit.handlers import routes as audit_routes
+from server.circulation.handlers import routes as circulation_routes
 from server.console.handlers import routes as console_routes
 from server.phone.handlers import routes as phone_routes
+from server.readers.handlers import routes as readers_routes
 from server.resources import Deps
 from server.rooms.handlers import routes as rooms_routes
 from server.staff.handlers import routes as staff_routes
+from server.stock.handlers import routes as stock_routes
 from server.web.api import NotFoundApiHandler
-from server.web.base import InFlight, ShuwuApplication
+from server.web.base import InFlight, ShuwuApplication, StaticFiles
 from server.web.health import routes as health_routes
 from server.web.openapi import OpenApiHandler
 from server.web.pages import PageHandler
@@ -33,7 +36,8 @@ class RootPage(PageHandler):
 
 def api_routes() -> list[tuple[str, type]]:
     """Every JSON route, in the order they are matched (the OpenAPI document lists these)."""
-    return [*health_routes, *staff_routes, *rooms_routes, *audit_routes]
+    return [*health_routes, *staff_routes, *rooms_routes, *audit_routes, *stock_routes,
+            *readers_routes, *circulation_routes]
 
 
 def make_app(deps: Deps, *, debug: bool = False) -> ShuwuApplication:
@@ -51,6 +55,7 @@ def make_app(deps: Deps, *, debug: bool = False) -> ShuwuApplication:
         xsrf_cookie_kwargs={"httponly": True, "samesite": "Strict"},
         static_path=str(STATIC),
         static_url_prefix="/static/",
+        static_handler_class=StaticFiles,
         default_handler_class=NotFoundPage,
         default_handler_args={"deps": deps},
         debug=debug,

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from server import idempotency
 from server.audit import repo as audit_repo
+from server.circulation import repo as circulation_repo
+from server.readers import repo as readers_repo
 from server.rooms import repo as rooms_repo
 from server.staff import repo as staff_repo
+from server.stock import repo as stock_repo
+from server.stock import stocktake, targets, transfers
 from server.storage import ensure_indexes
 
-ALL_INDEXES = (audit_repo.INDEXES, rooms_repo.INDEXES, staff_repo.INDEXES)
+ALL_INDEXES = (audit_repo.INDEXES, rooms_repo.INDEXES, staff_repo.INDEXES, idempotency.INDEXES, stock_repo.INDEXES,
+               transfers.INDEXES, stocktake.INDEXES, targets.INDEXES,
+               readers_repo.INDEXES, circulation_repo.INDEXES)
 
 
 async def ensure_all_indexes(db: AsyncDatabase) -> None:

@@ -78,7 +78,9 @@ async def seed_demo(deps: Deps, *, if_empty: bool = False) -> SeedReport:
     for room in rooms:
         name = rng.choice(_SURNAMES) + rng.choice(_GIVEN)
         wanted.append({"username": room["code"].lower(), "name": name, "role": "room_admin",
-                       "rooms": [room["code"]], "towns": [], "phone": room["phone"]})
+                       "rooms": [room["code"]], "towns": [],
+                       # the administrator's own mobile, not the room's public number
+                       "phone": f"139{rng.randrange(10**8):08d}"})
     taken = await staff_repo.existing_usernames(deps.db, [w["username"] for w in wanted])
     docs = []
     for spec in wanted:

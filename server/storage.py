@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from pymongo import AsyncMongoClient, IndexModel
@@ -13,6 +14,16 @@ from pymongo.write_concern import WriteConcern
 
 T = TypeVar("T")
 IndexSpec = Mapping[str, Sequence[IndexModel]]
+
+
+def db_now() -> datetime:
+    """The current UTC time at the precision MongoDB stores (milliseconds).
+
+    A document built in memory and returned to the client must agree with what a
+    later read returns; BSON dates drop microseconds.
+    """
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 async def ensure_indexes(db: AsyncDatabase, *specs: IndexSpec) -> None:

@@ -81,7 +81,7 @@ async def deps(settings: Settings, command_counter: CommandCounter) -> AsyncIter
     async with open_resources(settings, mongo_listeners=[command_counter]) as opened:
         await opened.redis.flushdb()
         yield opened
-        await opened.mongo.drop_database(settings.mongo_db)
+        # No drop_database: the whole stack is throw-away and dropping costs seconds per module.
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import datetime
+from urllib.parse import urlencode
+
+from server.console.maps import KIND_CLASSES, district_map
 from server.district import ROOM_KINDS
 from server.rooms import service as rooms_service
-from server.rooms.models import WEEKDAY_LABELS, WEEKDAYS, RoomQuery
-from server.staff.roles import CONSOLE
+from server.rooms.models import WEEKDAY_LABELS, WEEKDAYS, RoomOut, RoomQuery
+from server.staff.roles import CONSOLE, Role
 from server.web.login import LoginPageBase, LogoutBase
 from server.web.pages import PageHandler
+from server.web.templating import LOCAL_TZ
+
+# The map shows every room matching the filters, up to this many (one query).
+MAP_MAX_ROOMS = 200
+STATUS_LABELS = {"active": "启用", "inactive": "停用"}
+# Short labels for the table's warning tags, by how the warning text begins
+# (server.rooms.models.check_standards); the full text is the tag's tooltip.
+_WARNING_LABELS = (("面积", "面积不足"), ("每周", "开放天数不足"), ("最短", "开放时长不足"))
+
+
+def warning_tags(room: RoomOut) -> list[tuple[str, str]]:
+    """(short label, full warning) for each standard ``room`` falls short of."""
+    return [(next((label for prefix, label in _WARNING_LABELS if w.startswith(prefix)), "未达标"), w)
+            for w in room.standards.warnings]
+
+
+def room_list_link(query: RoomQuery, **changes: str | None) -> str:
+    """The rooms list URL for ``query`` with ``changes`` applied (None drops a parameter)."""
+    params = {"town": query.town, "kind": query.kind, "status": query.status, "q": query.q} | changes
+    encoded = urlencode({k: v for k, v in params.items() if v})
+    return f"/console/rooms?{encoded}" if encoded else "/console/rooms"
 
 
 class ConsolePage(PageHandler):
-    roles = CONSOLE
+    roles: frozenset[Role] | None = CONSOLE
     area = "console"
     login_url = "/console/login"
     home_url = "/console/rooms"
@@ -21,7 +47,7 @@ class LoginPage(ConsolePage, LoginPageBase):
     roles = None
     allowed = CONSOLE
     template = "console/login.html"
-    wrong_place_message = "书屋管理员请使用手机页面登录：/m/"
+    wrong_place_message = "该账号是书屋管理员账号，请在手机上打开 /m/ 登录书屋管理员页面"
 
 
 class LogoutPage(ConsolePage, LogoutBase):
@@ -35,20 +61,41 @@ class HomePage(ConsolePage):
 
 class RoomsPage(ConsolePage):
     async def get(self) -> None:
+        # The filter form sends every field; an empty one means "all", not an invalid value.
+        self.request.query_arguments = {k: v for k, v in self.request.query_arguments.items() if v and v[-1].strip()}
         query = self.parse_query(RoomQuery)
         page = await rooms_service.list_rooms(self.deps, self.me, query)
         # The map shows every room in scope, whatever page of the table is open.
         everything = await rooms_service.list_rooms(
-            self.deps, self.me, RoomQuery(town=query.town, kind=query.kind, status=query.status, q=query.q, limit=200)
+            self.deps, self.me,
+            RoomQuery(town=query.town, kind=query.kind, status=query.status, q=query.q, cursor=None, limit=MAP_MAX_ROOMS),
         )
-        self.render_page("console/rooms.html", page=page, query=query, kinds=ROOM_KINDS,
-                         map_rooms=everything.items)
+        district = self.deps.settings.district
+        by_town = Counter(r.town for r in everything.items)
+        self.render_page(
+            "console/rooms.html", page=page, query=query, kinds=ROOM_KINDS, kind_classes=KIND_CLASSES,
+            status_labels=STATUS_LABELS, warning_tags=warning_tags,
+            map=district_map(district, everything.items, width=468),
+            map_capped=everything.total > len(everything.items),
+            town_counts=[(t.name, by_town.get(t.name, 0)) for t in district.towns],
+            town_max=max(by_town.values(), default=0),
+            demo_count=sum(1 for r in everything.items if r.demo),
+            filtered=any((query.town, query.kind, query.status, query.q)),
+            link=lambda **changes: room_list_link(query, **changes),
+            first_page=query.cursor is None,
+        )
 
 
 class RoomPage(ConsolePage):
     async def get(self, code: str) -> None:
         room = await rooms_service.get_room(self.deps, self.me, code)
-        self.render_page("console/room.html", room=room, weekdays=WEEKDAYS, weekday_labels=WEEKDAY_LABELS)
+        district = self.deps.settings.district
+        self.render_page(
+            "console/room.html", room=room, weekdays=WEEKDAYS, weekday_labels=WEEKDAY_LABELS,
+            today=WEEKDAYS[datetime.now(LOCAL_TZ).weekday()], standards=district.standards,
+            kind_classes=KIND_CLASSES, status_labels=STATUS_LABELS,
+            map=district_map(district, [room], width=346, font_size=12, dot_radius=7, highlight_town=room.town),
+        )
 
 
 routes = [

@@ -110,6 +110,12 @@ class RoomUpdate(BaseModel):
     def _hours(cls, value: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
         return _validate_hours(value)
 
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str | None) -> str:
+        # The address is optional but never null (RoomOut.address is a string): null clears it.
+        return value or ""
+
 
 # A room administrator keeps their own room's practical details up to date; identity and
 # classification stay with the district.

@@ -33,7 +33,7 @@ from server.rooms.models import (
 )
 from server.staff import repo as staff_repo
 from server.staff.roles import Actor, Role
-from server.storage import in_transaction
+from server.storage import db_now, in_transaction
 
 if TYPE_CHECKING:
     from server.resources import Deps
@@ -105,7 +105,7 @@ def room_document(deps: Deps, data: RoomCreate, *, demo: bool = False) -> dict[s
             errors=[FieldProblem(("body", "code"), f"{town.name}的书屋编号应为 {district.code}-{town.code}-三位数字")],
         )
     _check_location(deps, data.location)
-    now = datetime.now(UTC)
+    now = db_now()
     doc = data.model_dump(exclude={"location"})
     doc.update(location=_geo(data.location), status="active", demo=demo, created_at=now, updated_at=now)
     return doc

@@ -55,7 +55,7 @@ class StaffListHandler(ApiHandler):
 
 
 class StaffHandler(ApiHandler):
-    @endpoint(summary="一位工作人员", roles=ALL_STAFF, response=StaffOut, tags=["staff"], errors=(404,),
+    @endpoint(summary="一位工作人员", roles=ALL_STAFF, response=StaffOut, tags=["staff"], errors=(404, 422),
               description="District roles see anyone; everyone else sees only themselves.")
     async def get(self, staff_id: str) -> StaffOut:
         return await service.get_staff(self.deps, self.me, staff_id)

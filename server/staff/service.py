@@ -25,7 +25,7 @@ from server.staff import lockout, sessions
 from server.staff import repo as staff_repo
 from server.staff.models import StaffCreate, check_scope, StaffOut, StaffPage, StaffQuery, StaffUpdate
 from server.staff.roles import ROLE_LABELS, Actor, Role
-from server.storage import in_transaction
+from server.storage import db_now, in_transaction
 
 if TYPE_CHECKING:
     from server.resources import Deps
@@ -38,6 +38,15 @@ SYSTEM = Actor(staff_id="system", username="system", name="系统", role=Role.DI
 
 async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hasher.hash, password)
+
+
+_DUMMY_HASH: list[str] = []
+
+
+async def _dummy_hash() -> str:
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(await hash_password("not-a-real-password"))
+    return _DUMMY_HASH[0]
 
 
 async def _verify_password(hashed: str, password: str) -> bool:
@@ -105,7 +114,7 @@ async def create_staff(deps: Deps, actor: Actor, data: StaffCreate) -> StaffOut:
         "rooms": sorted(set(data.rooms)),
         "towns": sorted(set(data.towns)),
         "active": True,
-        "created_at": datetime.now(UTC),
+        "created_at": db_now(),
         "created_by": actor.username,
     }
     if data.phone:
@@ -161,6 +170,10 @@ async def list_staff(deps: Deps, actor: Actor, query: StaffQuery) -> StaffPage:
     )
 
 
+# StaffUpdate fields where an explicit null would store a broken account (phone null clears the number).
+_NOT_NULLABLE = frozenset({"name", "role", "rooms", "towns", "active", "password"})
+
+
 async def update_staff(deps: Deps, actor: Actor, staff_id: str, data: StaffUpdate) -> StaffOut:
     """Change an account. Ending someone's access (deactivate, new password) ends their sessions."""
     oid = parse_object_id(staff_id, loc=("path", "staff_id"))
@@ -168,6 +181,10 @@ async def update_staff(deps: Deps, actor: Actor, staff_id: str, data: StaffUpdat
     if current is None:
         raise NotFound("没有这位工作人员", code="staff_not_found")
     given = data.model_dump(exclude_unset=True)
+    nulls = sorted(k for k, v in given.items() if v is None and k in _NOT_NULLABLE)
+    if nulls:
+        raise InvalidInput("必填信息不能清空", code="required_field",
+                           errors=[FieldProblem(("body", k), "不能为空") for k in nulls])
     if str(oid) == actor.staff_id and ({"role", "active"} & given.keys()):
         raise Forbidden("不能修改自己的角色或停用自己的账号", code="self_demotion")
     role = Role(given.get("role", current["role"]))
@@ -183,12 +200,15 @@ async def update_staff(deps: Deps, actor: Actor, staff_id: str, data: StaffUpdat
         changes["name"] = given["name"]
     if "active" in given:
         changes["active"] = given["active"]
-    if given.get("phone"):
-        changes["phone_enc"] = deps.cipher.encrypt(given["phone"], context=PHONE_CONTEXT)
+    if "phone" in given:  # null clears the number
+        changes["phone_enc"] = deps.cipher.encrypt(given["phone"], context=PHONE_CONTEXT) if given["phone"] else None
     if given.get("password"):
         changes["password_hash"] = await hash_password(given["password"])
     changes["updated_at"] = datetime.now(UTC)
-    logged = {k: v for k, v in changes.items() if k not in {"password_hash", "phone_enc", "updated_at"}}
+    logged = {k: v for k, v in changes.items()
+              if k not in {"password_hash", "phone_enc", "updated_at"} and current.get(k) != v}
+    if "phone_enc" in changes:
+        logged["phone"] = "已修改" if changes["phone_enc"] else "已清除"
     if "password_hash" in changes:
         logged["password"] = "已重置"
 
@@ -214,7 +234,11 @@ async def authenticate(deps: Deps, username: str, password: str) -> dict[str, An
     settings = deps.settings
     await lockout.check(deps.redis, username, max_failures=settings.login_max_failures)
     doc = await staff_repo.by_username(deps.db, username)
-    ok = doc is not None and doc.get("active", True) and await _verify_password(doc["password_hash"], password)
+    # Verify against a real hash even for unknown or inactive names, so the answer
+    # takes the same time and does not reveal which usernames exist.
+    hashed = doc["password_hash"] if doc is not None else await _dummy_hash()
+    verified = await _verify_password(hashed, password)
+    ok = doc is not None and doc.get("active", True) and verified
     if not ok or doc is None:
         failures = await lockout.record_failure(deps.redis, username, lockout_secs=settings.login_lockout_secs)
         left = settings.login_max_failures - failures

@@ -39,6 +39,8 @@ class EndpointSpec:
     description: str = ""
     tags: tuple[str, ...] = ()
     errors: tuple[int, ...] = field(default_factory=tuple)
+    # Other statuses answered with ``response`` itself, not a problem (e.g. /readyz's 503).
+    also: tuple[int, ...] = ()
 
 
 def endpoint(
@@ -52,6 +54,7 @@ def endpoint(
     description: str = "",
     tags: Iterable[str] = (),
     errors: Iterable[int] = (),
+    also: Iterable[int] = (),
 ) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[None]]]:
     """Declare an API method. ``roles=None`` makes it public; otherwise a Bearer token
     of one of ``roles`` is required (401 without one, 403 with the wrong role).
@@ -62,7 +65,7 @@ def endpoint(
     spec = EndpointSpec(
         summary=summary, roles=frozenset(roles) if roles is not None else None, body=body, query=query,
         response=response, status=status if response is not None else 204, description=description,
-        tags=tuple(tags), errors=tuple(errors),
+        tags=tuple(tags), errors=tuple(errors), also=tuple(also),
     )
 
     def decorate(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[None]]:
@@ -113,12 +116,19 @@ class ApiHandler(BaseHandler):
             raise UnsupportedMediaType("请求体应为 JSON（Content-Type: application/json）", code="unsupported_media_type",
                                errors=[FieldProblem(("header", "Content-Type"), "应为 application/json")])
         try:
-            data = json.loads(self.request.body or b"null", parse_constant=_reject_constant)
+            # JSON between systems is UTF-8 (RFC 8259 §8.1): json.loads(bytes) would also take
+            # UTF-16/32 and encoded surrogates. A leading BOM may be ignored (same section).
+            text = (self.request.body or b"null").decode("utf-8-sig") or "null"
+            json.loads(text, parse_constant=_reject_constant)  # no NaN, no Infinity
+        except RecursionError:
+            raise InvalidInput("请求体嵌套层数太多", code="malformed_json",
+                               errors=[FieldProblem(("body",), "嵌套层数太多")]) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInput("请求体不是有效的 JSON", code="malformed_json",
                                errors=[FieldProblem(("body",), str(exc)[:200])]) from None
         try:
-            return model.model_validate(data)
+            # Strict JSON mode, as the OpenAPI document promises: true is not 1, "3" is not 3.
+            return model.model_validate_json(text, strict=True)
         except ValidationError as exc:
             raise InvalidInput(f"请求内容有 {exc.error_count()} 处错误", code="validation_failed",
                                errors=field_problems(exc, "body")) from None
@@ -132,6 +142,12 @@ class ApiHandler(BaseHandler):
         self.set_header("Content-Type", JSON_CONTENT_TYPE)
         self.finish(result.model_dump_json())
 
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The HTTP methods this handler implements (Tornado's defaults answer 405)."""
+        return [m for m in cls.SUPPORTED_METHODS
+                if getattr(cls, m.lower(), None) is not getattr(tornado.web.RequestHandler, m.lower(), None)]
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         status, code, detail, errors, title = self.error_from(status_code, kwargs)
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -140,6 +156,8 @@ class ApiHandler(BaseHandler):
             self.set_header("Retry-After", str(retry))
         if status == 401:
             self.set_header("WWW-Authenticate", 'Bearer realm="shuwu"')
+        if status == 405:  # RFC 9110 §15.5.6: a 405 must list what the resource does allow
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.set_status(status)
         self.set_header("Content-Type", PROBLEM_CONTENT_TYPE)
         self.finish(json_dumps(problem(status, detail=detail, code=code, errors=errors, title=title,

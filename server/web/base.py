@@ -84,13 +84,20 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("Content-Security-Policy", self.content_security_policy)
         self.set_header("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
         self.clear_header("Server")
+        # send_error() clears headers back to these defaults, so the request id must be
+        # here too, or error responses (XSRF refusals, 404s) would go out without it.
+        request_id = getattr(self, "request_id", None)
+        if request_id:
+            self.set_header("X-Request-Id", request_id)
 
     async def prepare(self) -> None:
         self.application.in_flight.enter()
         self._counted = True
         self.set_header("X-Request-Id", self.request_id)
         length = self.request.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > self.deps.settings.max_body_bytes:
+        declared = int(length) if length and length.isdigit() else 0
+        # A chunked body has no Content-Length; by prepare() it has been read, so measure it.
+        if max(declared, len(self.request.body or b"")) > self.deps.settings.max_body_bytes:
             raise PayloadTooLarge(
                 f"请求内容超过 {self.deps.settings.max_body_bytes // 1024} KB 的上限", code="body_too_large")
 
@@ -174,6 +181,18 @@ class BaseHandler(tornado.web.RequestHandler):
                       exc_info=kwargs.get("exc_info") or sys.exc_info())
             return status_code, "internal_error", f"服务器出错了，请稍后再试（编号 {self.request_id}）", [], None
         return status_code, f"http_{status_code}", "请求有误", [], None
+
+
+class StaticFiles(tornado.web.StaticFileHandler):
+    """/static/ files, with the same security headers and request id as every other response."""
+
+    def set_default_headers(self) -> None:
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Content-Security-Policy", BaseHandler.content_security_policy)
+        incoming = self.request.headers.get("X-Request-Id")
+        self.set_header("X-Request-Id", incoming if incoming and acceptable_request_id(incoming) else uuid.uuid4().hex)
+        self.clear_header("Server")
 
 
 def json_dumps(value: Any) -> str:

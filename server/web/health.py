@@ -23,7 +23,8 @@ class HealthzHandler(ApiHandler):
 
 
 class ReadyzHandler(ApiHandler):
-    @endpoint(summary="可以接收请求（MongoDB 与 Redis 可达）", roles=None, response=Health, tags=["ops"], errors=(503,))
+    @endpoint(summary="可以接收请求（MongoDB 与 Redis 可达）", roles=None, response=Health, tags=["ops"], also=(503,),
+              description="503 with the same body, status unavailable, when MongoDB or Redis is not reachable.")
     async def get(self) -> Health:
         checks = {"mongo": await self._check(self.deps.db.command("ping")),
                   "redis": await self._check(self.deps.redis.ping())}

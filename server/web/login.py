@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.errors import DomainError
+from server.errors import DomainError, TooManyAttempts
 from server.staff import service as staff_service
 from server.staff.models import LoginIn
 from server.staff.roles import Role
@@ -10,16 +10,23 @@ from server.web.pages import PageHandler
 
 
 class LoginPageBase(PageHandler):
-    """GET shows the form; POST checks the password, starts a session and goes on."""
+    """GET shows the form; POST checks the password, starts a session and goes on.
+
+    A failed log-in shows the form again with the reason: wrong password (with a
+    warning when the lock-out is near), locked out (429, Retry-After), or an
+    account that belongs to the other area (``wrong_place_message``).
+    """
 
     allowed: frozenset[Role] = frozenset()
     template = "console/login.html"
+    wrong_place_message = "该账号不能登录这里"
 
     async def get(self) -> None:
         if self.actor is not None and self.actor.role in self.allowed:
             self.redirect(self.safe_next(self.home_url))
             return
-        self.render_page(self.template, error=None, username="", next=self.safe_next(self.home_url))
+        self.render_page(self.template, error=None, error_code=None, username="",
+                         next=self.safe_next(self.home_url))
 
     async def post(self) -> None:
         username = self.get_body_argument("username", "").strip()
@@ -29,14 +36,16 @@ class LoginPageBase(PageHandler):
             if doc["role"] not in self.allowed:
                 raise DomainError(self.wrong_place_message, code="wrong_area")
         except DomainError as exc:
-            self.set_status(429 if exc.status == 429 else 200 if exc.code == "wrong_area" else 401
-                            if exc.status == 401 else 422)
-            self.render_page(self.template, error=exc.detail, username=username, next=self.safe_next(self.home_url))
+            if isinstance(exc, TooManyAttempts):
+                self.set_header("Retry-After", str(exc.retry_after_secs))
+            status = {429: 429, 401: 401}.get(exc.status, 200 if exc.code == "wrong_area" else 422)
+            self.set_status(status)
+            detail = "请填写用户名和密码" if exc.code == "validation_failed" else exc.detail
+            self.render_page(self.template, error=detail, error_code=exc.code, username=username,
+                             next=self.safe_next(self.home_url))
             return
         await self.start_session(doc)
         self.redirect(self.safe_next(self.home_url))
-
-    wrong_place_message = "该账号不能登录这里"
 
 
 class LogoutBase(PageHandler):

@@ -79,9 +79,14 @@ def build_openapi(routes: list[Any], *, title: str = "shuwu 书屋 API", version
             }
         else:
             op["responses"]["204"] = {"description": "完成，无内容"}
+        for status in spec.also:
+            op["responses"][str(status)] = {**op["responses"][str(spec.status)], "description": f"{spec.summary}（HTTP {status}）"}
         errors = set(spec.errors) | {400}
         if spec.body is not None or spec.query is not None:
             errors |= {413, 422}
+        if spec.body is not None:
+            errors |= {415}  # a body that is not JSON
+        errors -= set(spec.also)
         if spec.roles is not None:
             op["security"] = [{"bearer": []}]
             errors |= {401, 403}
