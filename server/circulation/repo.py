@@ -31,6 +31,9 @@ INDEXES = {
         IndexModel([("room", ASCENDING), ("returned_at", ASCENDING), ("due_at", ASCENDING), ("_id", ASCENDING)]),
         IndexModel([("title_id", ASCENDING), ("returned_at", ASCENDING), ("lent_at", ASCENDING)]),
         IndexModel([("returned_at", ASCENDING), ("due_at", ASCENDING)]),
+        # The phone's "today" page: what a room lent and took back since midnight.
+        IndexModel([("room", ASCENDING), ("lent_at", DESCENDING)]),
+        IndexModel([("returned_room", ASCENDING), ("returned_at", DESCENDING)]),
     ],
     HOLDS: [
         # One active hold per reader and title: ``active_key`` is "<reader>|<title>" while the
@@ -111,6 +114,28 @@ async def room_loans_page(db: AsyncDatabase, flt: dict[str, Any], *, after: tupl
         keyset = {"$or": [{"due_at": {"$gt": due}}, {"due_at": due, "_id": {"$gt": oid}}]}
         flt = {"$and": [flt, keyset]}
     return await db[LOANS].find(flt).sort([("due_at", ASCENDING), ("_id", ASCENDING)]).limit(limit).to_list()
+
+
+async def room_loans_since(db: AsyncDatabase, room: str, since: datetime, *, returned: bool, limit: int
+                           ) -> list[dict[str, Any]]:
+    """Loans lent by ``room`` (or, with ``returned``, returned to it) at or after ``since``, newest first."""
+    field, place = ("returned_at", "returned_room") if returned else ("lent_at", "room")
+    return await db[LOANS].find({place: room, field: {"$gte": since}}).sort(field, DESCENDING).limit(limit).to_list()
+
+
+async def overdue_reader_ids(db: AsyncDatabase, room: str, now: datetime, *, limit: int) -> list[ObjectId]:
+    """Readers with an overdue loan lent by ``room`` (at most ``limit`` loans looked at)."""
+    docs = await db[LOANS].find({"room": room, "returned_at": None, "due_at": {"$lt": now}},
+                                {"_id": 0, "reader_id": 1}).limit(limit).to_list()
+    return list(dict.fromkeys(d["reader_id"] for d in docs if d.get("reader_id") is not None))
+
+
+async def open_loans_of_readers(db: AsyncDatabase, reader_ids: list[ObjectId], *, limit: int) -> list[dict[str, Any]]:
+    """Open loans of several readers (one query), soonest due first."""
+    if not reader_ids:
+        return []
+    return await db[LOANS].find({"reader_id": {"$in": reader_ids}, "returned_at": None}
+                                ).sort("due_at", ASCENDING).limit(limit).to_list()
 
 
 async def reader_loans_page(db: AsyncDatabase, reader_id: ObjectId, *, status: str, before: ObjectId | None,

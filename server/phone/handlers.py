@@ -1,21 +1,22 @@
-"""Phone pages: log-in and the administrator's home page for their rooms."""
+"""Phone pages: log-in, the administrator's home page for their rooms, and (from
+``desk_pages`` and ``desk_handlers``) the desk pages and the JSON their scripts call."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from server.phone import desk_handlers, desk_pages
+from server.phone.base import PhonePage
+from server.phone.desk_pages import TILES
 from server.rooms import service as rooms_service
 from server.rooms.models import WEEKDAY_LABELS, WEEKDAYS, RoomQuery, parse_spans
-from server.staff.roles import PHONE, Role
+from server.staff.roles import PHONE
 from server.web.login import LoginPageBase, LogoutBase
-from server.web.pages import PageHandler
 from server.web.templating import LOCAL_TZ
 
 # A room administrator has one or two rooms; a town coordinator a town's worth.
 HOME_MAX_ROOMS = 50
-# What the phone will do once later issues build it; shown, disabled, so nobody looks for it elsewhere.
-COMING_SOON = (("lend", "借书"), ("return", "还书"), ("receive", "收货"), ("stocktake", "盘点"))
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,6 @@ def open_now(opening_hours: dict[str, list[str]], now: datetime) -> OpenNow:
     return OpenNow(False, "现在闭馆", "还没有登记开放时间")
 
 
-class PhonePage(PageHandler):
-    roles: frozenset[Role] | None = PHONE
-    area = "phone"
-    login_url = "/m/login"
-    home_url = "/m/"
-
-
 class LoginPage(PhonePage, LoginPageBase):
     roles = None
     allowed = PHONE
@@ -71,10 +65,15 @@ class HomePage(PhonePage):
         page = await rooms_service.list_rooms(self.deps, self.me, RoomQuery.model_validate({"limit": HOME_MAX_ROOMS}))
         now = datetime.now(LOCAL_TZ)
         today = WEEKDAYS[now.weekday()]
+        # The desk works for one room at a time: the one asked for, else the first open for business.
+        active = [r for r in page.items if r.status == "active"]
+        wanted = self.get_query_argument("room", "")
+        desk_room = next((r for r in active if r.code == wanted), active[0] if active else None)
         self.render_page(
             "phone/home.html", rooms=page.items, total=page.total, today=today, now=now,
             status={r.code: open_now(r.opening_hours, now) for r in page.items},
-            weekdays=WEEKDAYS, weekday_labels=WEEKDAY_LABELS, coming_soon=COMING_SOON,
+            weekdays=WEEKDAYS, weekday_labels=WEEKDAY_LABELS, desk_room=desk_room, active_rooms=active,
+            tiles=[t for t in TILES if self.me.role in t.roles],
         )
 
 
@@ -82,4 +81,6 @@ routes = [
     (r"/m/?", HomePage),
     (r"/m/login", LoginPage),
     (r"/m/logout", LogoutPage),
+    *desk_pages.routes,
+    *desk_handlers.routes,
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -25,6 +25,8 @@ INDEXES = {
         IndexModel([("name", ASCENDING), ("_id", ASCENDING)]),
         IndexModel([("home_room", ASCENDING), ("name", ASCENDING), ("_id", ASCENDING)]),
         IndexModel([("home_town", ASCENDING), ("name", ASCENDING), ("_id", ASCENDING)]),
+        # Blocked readers are few; the phones carry their card numbers for offline loans.
+        IndexModel([("blocked.at", ASCENDING)], partialFilterExpression={"blocked": {"$type": "object"}}),
     ]
 }
 
@@ -116,3 +118,18 @@ async def take_loan_slot(db: AsyncDatabase, session: AsyncClientSession, reader_
 
 async def release_loan_slot(db: AsyncDatabase, session: AsyncClientSession, reader_id: ObjectId, kind: str) -> None:
     await db[COLLECTION].update_one({"_id": reader_id}, {"$inc": {f"open_loans.{kind}": -1}}, session=session)
+
+
+async def blocked_cards(db: AsyncDatabase, *, limit: int) -> list[dict[str, Any]]:
+    """Card numbers and block reasons of blocked readers, most recently blocked first
+    (the sort walks the partial index of blocked readers only)."""
+    return await db[COLLECTION].find({"blocked": {"$type": "object"}}, {"_id": 0, "card_no": 1, "blocked.reason": 1}
+                                     ).sort("blocked.at", DESCENDING).limit(limit).to_list()
+
+
+async def card_numbers(db: AsyncDatabase, reader_ids: list[ObjectId]) -> list[str]:
+    """The card numbers of ``reader_ids`` (one query), sorted."""
+    if not reader_ids:
+        return []
+    docs = await db[COLLECTION].find({"_id": {"$in": reader_ids}}, {"_id": 0, "card_no": 1}).to_list()
+    return sorted(d["card_no"] for d in docs)

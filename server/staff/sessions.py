@@ -61,12 +61,12 @@ async def revoke(redis: aioredis.Redis, token: str) -> None:
     raw = await redis.get(_session_key(h))
     await redis.delete(_session_key(h))
     if raw is not None:
-        await redis.srem(_staff_sessions_key(json.loads(raw)["staff_id"]), h)
+        await redis.srem(_staff_sessions_key(json.loads(raw)["staff_id"]), h)  # type: ignore[misc]
 
 
 async def revoke_all(redis: aioredis.Redis, staff_id: str) -> int:
     """End every session of ``staff_id`` (password change, deactivation); returns how many."""
-    hashes = await redis.smembers(_staff_sessions_key(staff_id))
+    hashes = await redis.smembers(_staff_sessions_key(staff_id))  # type: ignore[misc]
     if hashes:
         await redis.delete(*[_session_key(h) for h in hashes])
     await redis.delete(_staff_sessions_key(staff_id))

@@ -74,7 +74,7 @@ class BaseHandler(tornado.web.RequestHandler):
         self.staff_doc: dict[str, Any] | None = None
         self._counted = False
         incoming = self.request.headers.get("X-Request-Id")
-        self.request_id = incoming if acceptable_request_id(incoming) else uuid.uuid4().hex
+        self.request_id: str = incoming if incoming is not None and acceptable_request_id(incoming) else uuid.uuid4().hex
         request_id_var.set(self.request_id)
 
     def set_default_headers(self) -> None:

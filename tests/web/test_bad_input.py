@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -44,6 +45,22 @@ async def no_writes(commands: CommandCounter, what: str) -> AsyncIterator[None]:
     yield
     writes = [c for c in commands.commands if c.split(":", 1)[0] in WRITE_COMMANDS]
     assert not writes, f"{what}: bad input wrote {writes}"
+
+
+async def _counts(deps: Any) -> Counter[str]:
+    return Counter({name: await deps.db[name].count_documents({})
+                    for name in await deps.db.list_collection_names()})
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def documents_unchanged(deps: Any, as_role: dict[str, Session]) -> AsyncIterator[Counter[str]]:
+    """Belt and braces over no_writes: every collection (audit included) holds as many documents
+    after this module's bad requests as before, apart from what a test declares it wrote."""
+    before = await _counts(deps)
+    declared: Counter[str] = Counter()
+    yield declared
+    after = await _counts(deps)
+    assert +after == +(before + declared), {"before": before, "declared": declared, "after": after}
 
 
 @pytest.fixture(scope="module")
@@ -390,7 +407,9 @@ async def test_unknown_api_paths_are_404_problems(client, as_role) -> None:
 # -- log-in lock-out ---------------------------------------------------------------------------
 
 
-async def test_login_lockout_then_429_with_retry_after(client, deps, settings, as_role) -> None:
+async def test_login_lockout_then_429_with_retry_after(client, deps, settings, as_role,
+                                                       documents_unchanged) -> None:
+    counts_before = await _counts(deps)
     password = "lockout-correct-1"
     created = await client.post("/api/v1/staff", headers=as_role["district_admin"].headers, json={
         "username": "lockout-probe", "name": "锁定测试", "password": password, "role": "trainer"})
@@ -413,3 +432,4 @@ async def test_login_lockout_then_429_with_retry_after(client, deps, settings, a
     assert await deps.db["audit"].count_documents({"action": "auth.login", "target_id": staff_id}) == 0
     # Other accounts are not affected.
     assert (await login(client, "inspector")).token
+    documents_unchanged.update((await _counts(deps)) - counts_before)  # the account, its audit entries

@@ -73,7 +73,7 @@ class ServerProcess:
             self.changed.notify_all()
 
     async def wait_for(self, pattern: re.Pattern[str], *, stream: str = "stderr",
-                       timeout: float = START_TIMEOUT_SECS) -> re.Match[str]:
+                       within_secs: float = START_TIMEOUT_SECS) -> re.Match[str]:
         """The first line of ``stream`` matching ``pattern``; fails if the process ends first."""
         lines = self.stdout if stream == "stdout" else self.stderr
 
@@ -88,7 +88,7 @@ class ServerProcess:
                     await self.changed.wait()
                 return match
 
-        return await asyncio.wait_for(wait(), timeout)
+        return await asyncio.wait_for(wait(), within_secs)
 
     def _pumps_done(self) -> bool:
         return all(task.done() for task in self._tasks)
@@ -203,7 +203,7 @@ async def test_sigterm_lets_requests_in_flight_finish(settings: Settings, accoun
         await asyncio.wait(responses, return_when=asyncio.FIRST_COMPLETED, timeout=START_TIMEOUT_SECS)
         server.proc.send_signal(signal.SIGTERM)
 
-        in_flight = int((await server.wait_for(STOPPING, timeout=EXIT_TIMEOUT_SECS))[1])
+        in_flight = int((await server.wait_for(STOPPING, within_secs=EXIT_TIMEOUT_SECS))[1])
         assert in_flight >= 2, "(nearly) every request had finished before SIGTERM; the test proves nothing"
         # The server logs that line and stops listening in one step, but the line may reach us first.
         # Only concurrent - in_flight answers were written before it, so once one more has arrived,
