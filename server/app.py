@@ -7,6 +7,7 @@ from typing import Any
 import tornado.web
 
 from server.audit.handlers import routes as audit_routes
+from server.catalog.handlers import routes as catalog_routes
 from server.circulation.handlers import routes as circulation_routes
 from server.console.handlers import routes as console_routes
 from server.phone.handlers import routes as phone_routes
@@ -37,7 +38,7 @@ class RootPage(PageHandler):
 def api_routes() -> list[tuple[str, type]]:
     """Every JSON route, in the order they are matched (the OpenAPI document lists these)."""
     return [*health_routes, *staff_routes, *rooms_routes, *audit_routes, *stock_routes,
-            *readers_routes, *circulation_routes]
+            *readers_routes, *circulation_routes, *catalog_routes]
 
 
 def make_app(deps: Deps, *, debug: bool = False) -> ShuwuApplication:

@@ -6,6 +6,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from server import idempotency
 from server.audit import repo as audit_repo
+from server.catalog import repo as catalog_repo
+from server.circulation import offline_repo
 from server.circulation import repo as circulation_repo
 from server.readers import repo as readers_repo
 from server.rooms import repo as rooms_repo
@@ -16,7 +18,7 @@ from server.storage import ensure_indexes
 
 ALL_INDEXES = (audit_repo.INDEXES, rooms_repo.INDEXES, staff_repo.INDEXES, idempotency.INDEXES, stock_repo.INDEXES,
                transfers.INDEXES, stocktake.INDEXES, targets.INDEXES,
-               readers_repo.INDEXES, circulation_repo.INDEXES)
+               readers_repo.INDEXES, circulation_repo.INDEXES, offline_repo.INDEXES, catalog_repo.INDEXES)
 
 
 async def ensure_all_indexes(db: AsyncDatabase) -> None:

@@ -116,7 +116,7 @@ async def check_invariants(response: httpx.Response) -> None:
     if 300 <= response.status_code < 400:
         return
     ctype = response.headers.get("Content-Type", "")
-    if path.startswith("/api/") or path in {"/healthz", "/readyz"}:
+    if path.startswith(("/api/", "/m/api/")) or path in {"/healthz", "/readyz", "/m/sync"}:
         if response.status_code >= 400:
             assert ctype.startswith("application/problem+json"), f"{path}: {ctype}"
             body = response.json()

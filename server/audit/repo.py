@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bson import ObjectId
 from pymongo import DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from server.audit.models import AuditEntry, AuditPage, AuditQuery
-from server.pagination import decode_cursor, encode_cursor
+from server.pagination import decode_id_cursor, split_page
 from server.staff.roles import Actor
 
 COLLECTION = "audit"
@@ -63,12 +62,7 @@ async def list_entries(db: AsyncDatabase, query: AuditQuery) -> AuditPage:
     if query.action:
         flt["action"] = query.action
     if query.cursor:
-        (last,) = decode_cursor(query.cursor, arity=1)
-        if not ObjectId.is_valid(last):
-            decode_cursor("", arity=1)  # raises the same InvalidInput as any forged cursor
-        flt["_id"] = {"$lt": ObjectId(last)}
+        flt["_id"] = {"$lt": decode_id_cursor(query.cursor)}
     docs = await db[COLLECTION].find(flt).sort("_id", DESCENDING).limit(query.limit + 1).to_list()
-    more = len(docs) > query.limit
-    docs = docs[: query.limit]
-    items = [AuditEntry(id=str(d.pop("_id")), **d) for d in docs]
-    return AuditPage(items=items, next_cursor=encode_cursor([items[-1].id]) if more and items else None)
+    docs, next_cursor = split_page(docs, query.limit, lambda d: [str(d["_id"])])
+    return AuditPage(items=[AuditEntry(id=str(d.pop("_id")), **d) for d in docs], next_cursor=next_cursor)

@@ -147,8 +147,8 @@ class TitleOut(BaseModel):
     price_cents: int | None = None
     list_year: int | None = None
     publisher_province: str | None = None
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 class TitleHit(TitleOut):
@@ -166,7 +166,7 @@ class TitlePage(BaseModel):
 class TitleQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = Field(
+    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] | None = Field(
         None, description="汉字 from the title or author, full pinyin, pinyin initials, an ISBN or its last 4+ digits")
     room: RoomCode | None = Field(None, description="report copies on the shelf in this room")
     format: TitleFormat | None = None

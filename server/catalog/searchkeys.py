@@ -12,8 +12,8 @@ Why this shape: MongoDB ``$text`` is not available on SecantusDB (our dev and
 test server) and does not tokenise Chinese anyway; a ``$regex`` on the title
 scans every document. SecantusDB serves an equality or ``$in`` on a multikey
 index from the index, but not ``$all`` nor a top-level ``$or`` (those scan the
-collection), so each interpretation of a query maps to ONE key whose postings
-are already small, and the interpretations are unioned with ``$in``.
+collection), so each interpretation of a query maps to keys whose postings are
+already small, and the interpretations are unioned with ``$in``.
 
 Keys (prefix → meaning; "norm" = NFKC, lower case, letters/digits/汉字 only):
 
@@ -25,21 +25,25 @@ prefix    what                                                   per title
 ``@^``    first character of the norm author (surname)            1
 ``@``     every 2-character run of the norm author               ≈ m
 ``p^``    first pinyin syllable of the title                     1
-``pb:``   syllable + first letter of the next ("xi|y")           n-1
-``p2:``   two consecutive syllables ("xi|you")                   n-1
-``ap^`` … the same three for the author                          ≈ 2m
-``i^``    first two pinyin initials of the title ("xy")          1
+``p2:``   two consecutive syllables of the title ("xi|you")      n-1
+``p3:``   three consecutive syllables ("xi|you|ji")              n-2
+``ap^``   first syllable of the author                           1
+``ap2:``  two consecutive syllables of the author                m-1
+``i^``    the first two pinyin initials of the title ("xy")      1
 ``i3:``   every run of three initials ("xyj")                    n-2
-``ai^``   first two and three initials of the author             2
+``ai^``   the first 2 and 3 initials of the author               ≤ 2
 ``#``     last four digits of the ISBN-13 / internal id          1
 ========  =====================================================  ===========
 
-A 12-character title by a 3-character author has about 70 keys. A query of
-two or more 汉字 maps to one ``~`` key (its own 2-gram, or its least common
-3-gram) and one ``@`` key; full pinyin is segmented into syllables ("xiyouji" →
-xi|you|ji, spaces and apostrophes are honoured as boundaries, the last
-syllable may be unfinished) and maps to a ``p2:``/``pb:``/``p^`` key per
-segmentation; letters are also tried as initials (``i^``/``i3:``) and as Latin
+A 12-character title by a 3-character author has about 63 keys (the synthetic
+100,000-title catalog averages about 33). A query of two or more 汉字 maps to
+one ``~`` key (its own 2-gram, or its least common 3-gram) and one ``@`` key;
+full pinyin is segmented into syllables ("xiyouji" → xi|you|ji; spaces and
+apostrophes are honoured as boundaries; the last syllable may be unfinished)
+and maps to the ``p3:`` key of its first three syllables, or the ``p2:`` key
+of two (an unfinished last syllable expands to every syllable it can become),
+or to ``p^`` for a single syllable; letters are also tried as initials (``i3:`` anywhere in the title,
+``i^`` for two letters, which match only at the title's start) and as Latin
 text in the title; four or more digits map to ``#`` (ISBN or its last digits).
 
 Ranking (``rank``): exact title > title prefix > title anywhere > author
@@ -57,6 +61,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pypinyin import lazy_pinyin
 from pypinyin.contrib.tone_convert import to_normal
@@ -65,11 +70,11 @@ from pypinyin.pinyin_dict import pinyin_dict
 # Query interpretations that can fan out (pinyin segmentations) are capped: a
 # pathological string like "xianxianxian" has many readings and we want few keys.
 MAX_SEGMENTATIONS = 8
-MAX_QUERY_CHARS = 40
+MAX_QUERY_CHARS = 60
 # Common in titles, so a 3-gram made of them is a poor key (chosen against).
 _COMMON = set("的之与和及中国人大学小新生活技术实用手册指南读本故事集全书文化农业养殖种植村民知识科学百科")
-
-
+# Interjections written as bare consonants (嗯 n, 呣 m, 哼 hng …) would split
+# ordinary pinyin into nonsense readings ("xian" → xia|n).
 _CONSONANT_ONLY = frozenset({"n", "m", "ng", "hm", "hng"})
 
 
@@ -82,8 +87,6 @@ def syllables() -> frozenset[str]:
             plain = to_normal(reading)
             if plain.isascii() and plain.isalpha():
                 found.add(plain)
-    # Interjections written as bare consonants (嗯 n, 呣 m, 哼 hng …) would split
-    # ordinary pinyin into nonsense readings ("xian" → xia|n).
     return frozenset(found - _CONSONANT_ONLY)
 
 
@@ -136,7 +139,7 @@ class SearchFields:
     ai: str  # author initials
     n: int  # len(t), the ranking's tie-breaker and the candidate sort key
 
-    def as_doc(self) -> dict[str, object]:
+    def as_doc(self) -> dict[str, Any]:
         return {"t": self.t, "a": self.a, "tp": self.tp, "ti": self.ti, "ap": self.ap, "ai": self.ai, "n": self.n}
 
 
@@ -157,11 +160,11 @@ def _grams(text: str, n: int) -> Iterable[str]:
     return (text[i : i + n] for i in range(len(text) - n + 1))
 
 
-def _pinyin_keys(prefix: str, syls: list[str]) -> list[str]:
+def _pinyin_keys(prefix: str, syls: list[str], *, triples: bool) -> list[str]:
     keys = [f"{prefix}^{syls[0]}"] if syls else []
-    for a, b in itertools.pairwise(syls):
-        keys.append(f"{prefix}b:{a}|{b[0]}")
-        keys.append(f"{prefix}2:{a}|{b}")
+    keys += (f"{prefix}2:{a}|{b}" for a, b in itertools.pairwise(syls))
+    if triples:
+        keys += (f"{prefix}3:{a}|{b}|{c}" for a, b, c in zip(syls, syls[1:], syls[2:], strict=False))
     return keys
 
 
@@ -176,10 +179,8 @@ def search_keys(fields: SearchFields, title_id: str) -> list[str]:
     if a:
         keys.append("@^" + a[0])
         keys += ("@" + g for g in _grams(a, 2))
-    tsyl = fields.tp.strip("|").split("|") if fields.tp else []
-    asyl = fields.ap.strip("|").split("|") if fields.ap else []
-    keys += _pinyin_keys("p", tsyl)
-    keys += _pinyin_keys("ap", asyl)
+    keys += _pinyin_keys("p", fields.tp.strip("|").split("|") if fields.tp else [], triples=True)
+    keys += _pinyin_keys("ap", fields.ap.strip("|").split("|") if fields.ap else [], triples=False)
     if len(fields.ti) >= 2:
         keys.append("i^" + fields.ti[:2])
     keys += ("i3:" + g for g in _grams(fields.ti, 3))
@@ -263,35 +264,35 @@ def plan_query(raw: str, *, code: str | None = None) -> QueryPlan:
     if not norm:
         return plan
     keys: list[str] = []
-    ascii_alnum = norm.isascii()
     if len(norm) == 1:
-        if not ascii_alnum:
+        if not norm.isascii():
             plan.text = True
             keys += ["^" + norm, "@^" + norm]
     else:
         plan.text = True
         keys.append("~" + (norm if len(norm) == 2 else _best_trigram(norm)))
         keys.append("@" + norm[:2])
-    if ascii_alnum and norm.isalpha() and len(norm) >= 2:
+    if norm.isascii() and norm.isalpha() and len(norm) >= 2:
         prefixes = _syllable_prefixes()
         for reading in segmentations(raw):
             plan.readings.append("|" + "|".join(reading))
-            for who in ("p", "ap"):
-                if len(reading) >= 3:
-                    keys.append(f"{who}2:{reading[0]}|{reading[1]}")
-                elif len(reading) == 2:
-                    keys.append(f"{who}b:{reading[0]}|{reading[1][0]}")
+            if len(reading) >= 3:  # three syllables: the title's far more selective triple key
+                options = (reading[2],) if len(reading) > 3 else prefixes.get(reading[2], ())
+                keys += (f"p3:{reading[0]}|{reading[1]}|{s}" for s in options)
+            for who in ("ap",) if len(reading) >= 3 else ("p", "ap"):
+                if len(reading) >= 2:
+                    # the second syllable may be unfinished: every syllable it can become
+                    options = (reading[1],) if len(reading) > 2 else prefixes.get(reading[1], ())
+                    keys += (f"{who}2:{reading[0]}|{s}" for s in options)
                 elif reading[0] in syllables():  # one whole syllable: titles starting with it
                     keys += (f"{who}^{s}" for s in prefixes.get(reading[0], ()))
         plan.initials = len(norm) <= 12
         if plan.initials:
             keys.append("i^" + norm if len(norm) == 2 else "i3:" + norm[:3])
             keys.append("ai^" + norm[:3])
-    digits = re.sub(r"[^0-9x]", "", norm)
-    if len(digits) >= 4 and (norm.isdigit() or re.fullmatch(r"[0-9]+x?|sw[0-9]+", norm)):
+    if re.fullmatch(r"[0-9]{4,}x?|sw[0-9]{4,}", norm):
         plan.digits = re.sub(r"\D", "", norm)
-        if len(plan.digits) >= 4:
-            keys.append("#" + plan.digits[-4:])
+        keys.append("#" + plan.digits[-4:])
     if code:
         plan.code = code
         keys.append("#" + re.sub(r"\D", "", code)[-4:])
@@ -300,7 +301,8 @@ def plan_query(raw: str, *, code: str | None = None) -> QueryPlan:
 
 
 # Match tiers, best first.
-EXACT, PREFIX, ANYWHERE, AUTHOR_START, AUTHOR_ANYWHERE = range(5)
+CODE, EXACT, PREFIX, ANYWHERE, AUTHOR, AUTHOR_ANYWHERE = range(6)
+TIER_NAMES = ("code", "exact", "prefix", "anywhere", "author", "author_anywhere")
 
 
 def _tier_in(hay: str, needle: str, *, exact: bool, exact_tier: int, prefix_tier: int, any_tier: int) -> int | None:
@@ -312,51 +314,46 @@ def _tier_in(hay: str, needle: str, *, exact: bool, exact_tier: int, prefix_tier
     return prefix_tier if pos == 0 else any_tier
 
 
-def match_tier(plan: QueryPlan, title_id: str, fields: dict[str, object]) -> int | None:
+def match_tier(plan: QueryPlan, title_id: str, fields: dict[str, Any]) -> int | None:
     """How well a candidate matches (lower is better), or None if it does not."""
-    best: int | None = None
-
-    def keep(tier: int | None) -> None:
-        nonlocal best
-        if tier is not None and (best is None or tier < best):
-            best = tier
-
+    if plan.code and title_id == plan.code:
+        return CODE
+    found: list[int | None] = []
     t, a = str(fields.get("t", "")), str(fields.get("a", ""))
     tp, ti = str(fields.get("tp", "")), str(fields.get("ti", ""))
     ap, ai = str(fields.get("ap", "")), str(fields.get("ai", ""))
     q = plan.norm
-    if plan.code and title_id == plan.code:
-        return EXACT
     if plan.digits and re.sub(r"\D", "", title_id).endswith(plan.digits):
-        keep(PREFIX)
+        found.append(PREFIX)
     if plan.text:
         if len(q) == 1:
-            keep(PREFIX if t.startswith(q) else None)
-            keep(AUTHOR_START if a.startswith(q) else None)
+            found.append(PREFIX if t.startswith(q) else None)
+            found.append(AUTHOR if a.startswith(q) else None)
         else:
-            keep(_tier_in(t, q, exact=t == q, exact_tier=EXACT, prefix_tier=PREFIX, any_tier=ANYWHERE))
-            keep(_tier_in(a, q, exact=a == q, exact_tier=AUTHOR_START, prefix_tier=AUTHOR_START,
-                          any_tier=AUTHOR_ANYWHERE))
+            found.append(_tier_in(t, q, exact=t == q, exact_tier=EXACT, prefix_tier=PREFIX, any_tier=ANYWHERE))
+            found.append(_tier_in(a, q, exact=a == q, exact_tier=AUTHOR, prefix_tier=AUTHOR,
+                                  any_tier=AUTHOR_ANYWHERE))
     for needle in plan.readings:
-        keep(_tier_in(tp, needle, exact=tp == needle + "|", exact_tier=EXACT, prefix_tier=PREFIX,
-                      any_tier=ANYWHERE))
-        keep(_tier_in(ap, needle, exact=ap == needle + "|", exact_tier=AUTHOR_START, prefix_tier=AUTHOR_START,
-                      any_tier=AUTHOR_ANYWHERE))
+        found.append(_tier_in(tp, needle, exact=tp == needle + "|", exact_tier=EXACT, prefix_tier=PREFIX,
+                              any_tier=ANYWHERE))
+        found.append(_tier_in(ap, needle, exact=ap == needle + "|", exact_tier=AUTHOR, prefix_tier=AUTHOR,
+                              any_tier=AUTHOR_ANYWHERE))
     if plan.initials:
-        keep(_tier_in(ti, q, exact=ti == q, exact_tier=EXACT, prefix_tier=PREFIX, any_tier=ANYWHERE))
-        keep(AUTHOR_START if ai.startswith(q) else None)
-    return best
+        found.append(_tier_in(ti, q, exact=ti == q, exact_tier=EXACT, prefix_tier=PREFIX, any_tier=ANYWHERE))
+        found.append(AUTHOR if ai.startswith(q) else None)
+    tiers = [f for f in found if f is not None]
+    return min(tiers) if tiers else None
 
 
-def rank(plan: QueryPlan, candidates: Iterable[dict[str, object]]) -> list[tuple[int, dict[str, object]]]:
+def rank(plan: QueryPlan, candidates: Iterable[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
     """Verified candidates, best first, with their tier. Each candidate has ``_id``, ``title``
     and ``search`` (the stored SearchFields)."""
     hits = []
     for doc in candidates:
         fields = doc.get("search") or {}
-        assert isinstance(fields, dict)
         tier = match_tier(plan, str(doc["_id"]), fields)
         if tier is not None:
             hits.append((tier, doc))
-    hits.sort(key=lambda h: (h[0], h[1].get("search", {}).get("n", 0), str(h[1].get("title", "")), str(h[1]["_id"])))  # type: ignore[union-attr]
+    hits.sort(key=lambda h: (h[0], (h[1].get("search") or {}).get("n", 0), str(h[1].get("title", "")),
+                             str(h[1]["_id"])))
     return hits

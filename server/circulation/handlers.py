@@ -8,7 +8,7 @@ Inspectors and trainers see only the anonymous statistics.
 
 from __future__ import annotations
 
-from server.circulation import holds, service
+from server.circulation import holds, offline, service
 from server.circulation.models import (
     HoldCancelIn,
     HoldCancelled,
@@ -31,7 +31,15 @@ from server.circulation.models import (
     ReturnOut,
     RoomLoanQuery,
 )
-from server.staff.roles import ALL_STAFF, PHONE
+from server.circulation.offline_models import (
+    ConflictPage,
+    ConflictQuery,
+    OfflineBatchIn,
+    OfflineBatchOut,
+    ResolveIn,
+    ResolveOut,
+)
+from server.staff.roles import ALL_STAFF, DISTRICT, PHONE, Role
 from server.web.api import ApiHandler, endpoint
 
 ROOM = r"(?P<code>[^/]+)"
@@ -125,6 +133,37 @@ class ReaderHoldsHandler(ApiHandler):
         return await holds.reader_holds(self.deps, self.me, reader_id, query)
 
 
+class OfflineBatchesHandler(ApiHandler):
+    @endpoint(summary="上传离线操作（手机恢复联网后）", roles=PHONE, body=OfflineBatchIn, response=OfflineBatchOut,
+              tags=["circulation"], errors=(409,),
+              description="Stores the batch, then applies every phone's pending operations in event-time order. "
+                          "One outcome per operation, in the order sent: applied, duplicate, conflict, rejected "
+                          "(a malformed operation or one in a room outside the uploader's scope). A batch_id sent "
+                          "again answers the stored outcomes (replayed: true). 409: batch_id_reused (other "
+                          "operations under the same batch_id), sync_busy (stored; send again later). "
+                          "422: the envelope itself is malformed (nothing stored).")
+    async def post(self, *, body: OfflineBatchIn) -> OfflineBatchOut:
+        return await offline.upload_batch(self.deps, self.me, body)
+
+
+class RoomOfflineConflictsHandler(ApiHandler):
+    @endpoint(summary="书屋的离线同步冲突（默认只列未处理的）", roles=PHONE | {Role.INSPECTOR}, query=ConflictQuery,
+              response=ConflictPage, tags=["circulation"], errors=(403, 404),
+              description="Inspectors see the conflicts without the readers (card numbers masked).")
+    async def get(self, code: str, *, query: ConflictQuery) -> ConflictPage:
+        return await offline.room_conflicts(self.deps, self.me, code, query)
+
+
+class OfflineConflictResolveHandler(ApiHandler):
+    @endpoint(summary="处理离线同步冲突", roles=DISTRICT | {Role.ROOM_ADMIN}, body=ResolveIn, response=ResolveOut,
+              tags=["circulation"], errors=(403, 404, 409, 422),
+              description="District staff, or an administrator of the conflict's room. An unknown_card loan is "
+                          "given to its reader first (409 card_still_unknown until the card is registered, unless "
+                          "dismiss). 409 already_resolved.")
+    async def post(self, conflict_id: str, *, body: ResolveIn) -> ResolveOut:
+        return await offline.resolve_conflict(self.deps, self.me, conflict_id, body)
+
+
 routes = [
     (rf"/api/v1/rooms/{ROOM}/loans", RoomLoansHandler),
     (rf"/api/v1/rooms/{ROOM}/returns", RoomReturnsHandler),
@@ -137,4 +176,7 @@ routes = [
     (rf"/api/v1/holds/{HOLD_ID}/cancel", HoldCancelHandler),
     (rf"/api/v1/readers/{READER_ID}/loans", ReaderLoansHandler),
     (rf"/api/v1/readers/{READER_ID}/holds", ReaderHoldsHandler),
+    (r"/api/v1/offline-batches", OfflineBatchesHandler),
+    (rf"/api/v1/rooms/{ROOM}/offline-conflicts", RoomOfflineConflictsHandler),
+    (r"/api/v1/offline-conflicts/(?P<conflict_id>[^/]+)/resolve", OfflineConflictResolveHandler),
 ]

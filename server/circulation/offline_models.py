@@ -213,3 +213,9 @@ class ResolveOut(BaseModel):
     conflict: ConflictOut
     reapplied: bool = Field(description="the operation was applied again (e.g. the loan now has its reader)")
     message: str
+
+
+class ConsoleConflictQuery(ConflictQuery):
+    """The console's list: every room in the viewer's scope, or one."""
+
+    room: RoomCode | None = None

@@ -1,4 +1,4 @@
-"""Console pages: log-in, the rooms list with a district map, a room's page."""
+"""Console pages: log-in, the rooms list with a district map, a room's page, offline-sync conflicts."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ from collections import Counter
 from datetime import datetime
 from urllib.parse import urlencode
 
+from server.circulation import offline
+from server.circulation.offline_models import ConsoleConflictQuery, ResolveIn
+from server.circulation.offline_plan import when
 from server.console.maps import KIND_CLASSES, district_map
 from server.district import ROOM_KINDS
 from server.rooms import service as rooms_service
 from server.rooms.models import WEEKDAY_LABELS, WEEKDAYS, RoomOut, RoomQuery
-from server.staff.roles import CONSOLE, Role
+from server.staff.roles import CONSOLE, DISTRICT, PHONE, Role
 from server.web.login import LoginPageBase, LogoutBase
 from server.web.pages import PageHandler
 from server.web.templating import LOCAL_TZ
@@ -98,10 +101,61 @@ class RoomPage(ConsolePage):
         )
 
 
+# Who sees offline-sync conflicts in the console: the console roles among those the API lets list them.
+CONFLICT_VIEWERS: frozenset[Role] = CONSOLE & (PHONE | {Role.INSPECTOR})
+CONFLICT_LABELS = {
+    "copy_out_to_another": "书已借给他人", "copy_lent_later": "服务器记录更新", "no_copy_on_shelf": "无在架馆藏",
+    "return_without_loan": "还书无借阅记录", "already_returned": "已在线归还", "returned_later": "已在线归还",
+    "renew_without_loan": "续借无借阅记录", "unknown_card": "借阅证未登记", "reader_blocked": "读者已停借",
+    "over_limit": "超过借阅上限", "periodical_in_room_only": "报刊外借", "held_for_another_reader": "预约保留的书",
+    "reader_guessed": "未扫借阅证", "renewal_limit_reached": "续借次数已满", "overdue_cannot_renew": "逾期续借",
+    "hold_waiting": "有人预约", "reader_has_overdue": "读者有逾期",
+}
+TYPE_LABELS = {"loan": "借出", "return": "归还", "renew": "续借", "in_room_use": "馆内阅览"}
+
+
+def conflict_link(query: ConsoleConflictQuery, **changes: str | None) -> str:
+    params = {"room": query.room, "resolved": "true" if query.resolved else None} | changes
+    encoded = urlencode({k: v for k, v in params.items() if v})
+    return f"/console/offline-conflicts?{encoded}" if encoded else "/console/offline-conflicts"
+
+
+class OfflineConflictsPage(ConsolePage):
+    """Offline-sync conflicts in the viewer's scope; district staff resolve them here."""
+
+    roles = CONFLICT_VIEWERS
+
+    async def get(self) -> None:
+        self.request.query_arguments = {k: v for k, v in self.request.query_arguments.items() if v and v[-1].strip()}
+        query = self.parse_query(ConsoleConflictQuery)
+        page = await offline.district_conflicts(self.deps, self.me, query)
+        self.render_page(
+            "console/conflicts.html", page=page, query=query, labels=CONFLICT_LABELS, type_labels=TYPE_LABELS,
+            when=when, can_resolve=self.me.role in DISTRICT, first_page=query.cursor is None,
+            link=lambda **changes: conflict_link(query, **changes),
+        )
+
+
+class OfflineConflictResolvePage(ConsolePage):
+    roles = DISTRICT
+
+    async def post(self, conflict_id: str) -> None:
+        back = self.get_body_argument("back", "")
+        # Empty optional fields of the form mean "not given"; "back" is where to return to.
+        self.request.body_arguments = {k: v for k, v in self.request.body_arguments.items()
+                                       if k != "back" and v and v[-1].strip()}
+        data = self.parse_form(ResolveIn)
+        await offline.resolve_conflict(self.deps, self.me, conflict_id, data)
+        self.redirect(back if back.startswith("/console/offline-conflicts") and "//" not in back
+                      else "/console/offline-conflicts")
+
+
 routes = [
     (r"/console/?", HomePage),
     (r"/console/login", LoginPage),
     (r"/console/logout", LogoutPage),
     (r"/console/rooms", RoomsPage),
     (r"/console/rooms/(?P<code>[^/]+)", RoomPage),
+    (r"/console/offline-conflicts", OfflineConflictsPage),
+    (r"/console/offline-conflicts/(?P<conflict_id>[^/]+)/resolve", OfflineConflictResolvePage),
 ]

@@ -4,9 +4,10 @@ pages' scripts call (problem+json). Both use the signed session cookie and keep 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import tornado.web
+from pydantic import BaseModel
 
 from server.errors import Forbidden, NotAuthenticated
 from server.rooms.service import authorize_room
@@ -43,20 +44,35 @@ class DeskPage(PhonePage):
         return {}
 
 
-class PhoneApiHandler(ApiHandler):
+class PhoneApiHandler(BaseHandler):
     """JSON for the phone pages' scripts: the page session cookie instead of a Bearer token,
-    XSRF checked (the script sends the token in X-XSRFToken), problem+json errors whose
-    ``detail`` is a Chinese sentence the page shows as it is."""
+    XSRF checked as on every cookie-authenticated handler (the script sends the token in
+    X-XSRFToken), problem+json errors whose ``detail`` is a Chinese sentence the page shows
+    as it is.
+
+    Not an ApiHandler (that audience is Bearer-only and listed in the OpenAPI document and
+    the role matrix); it borrows the API's body parsing and answering, so ``@endpoint``
+    declares these routes the same way.
+    """
+
+    content_security_policy = ApiHandler.content_security_policy
+
+    def parse_json_body(self, model: type[BaseModel]) -> Any:
+        return ApiHandler.parse_json_body(cast(ApiHandler, self), model)
+
+    def respond(self, result: BaseModel | None, status: int = 200) -> None:
+        ApiHandler.respond(cast(ApiHandler, self), result, status)
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        return [m for m in cls.SUPPORTED_METHODS
+                if getattr(cls, m.lower(), None) is not getattr(tornado.web.RequestHandler, m.lower(), None)]
 
     async def prepare(self) -> None:
-        await BaseHandler.prepare(self)
+        await super().prepare()
         self.set_header("Cache-Control", "no-store")
         token = self.get_signed_cookie(SESSION_COOKIE, max_age_days=31)
         await self.load_staff(token.decode() if token else None)
-
-    def check_xsrf_cookie(self) -> None:
-        # Cookies authenticate here, so a cross-site form could ride on them: check as pages do.
-        tornado.web.RequestHandler.check_xsrf_cookie(self)
 
     def require_role(self, roles: frozenset[Role]) -> Actor:
         if self.actor is None:

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING
 
 from bson import ObjectId
 
+from server.catalog.service import resolve_scan
 from server.circulation import repo as circulation_repo
 from server.circulation import service as circulation
-from server.circulation.desk import catalog_title
-from server.circulation.models import LoanOut, normalise_title_id
+from server.circulation.models import LoanOut
 from server.circulation.rules import LOCAL_TZ
-from server.errors import FieldProblem, InvalidInput
 from server.phone.models import (
     BlockedCard,
     CurrentStocktake,
@@ -74,24 +73,15 @@ async def find_readers(deps: Deps, actor: Actor, query: DeskReaderQuery) -> Desk
     ])
 
 
-def title_id_of(raw: str, loc: tuple[str, ...]) -> str:
-    """A scanned or typed code as the catalog keys it; InvalidInput naming ``loc`` if it is none."""
-    try:
-        return normalise_title_id(raw)
-    except ValueError as exc:
-        raise InvalidInput("无法识别这个书号，请重新扫描或手工输入", code="malformed_code",
-                           errors=[FieldProblem(loc, str(exc))]) from None
-
-
 async def title_at_desk(deps: Deps, actor: Actor, room: str, raw_code: str) -> TitleAtDesk:
-    """What a scanned code is and how many copies ``room`` has on the shelf and out.
-    NotFound/Forbidden (room), InvalidInput (malformed code, not in the catalog)."""
+    """What a scanned code is (the catalog's ``resolve_scan``) and how many copies ``room`` has
+    on the shelf and out. NotFound/Forbidden (room), InvalidInput (malformed code), NotFound
+    (not in the catalog)."""
     await authorize_room(deps, actor, room)
-    title_id = title_id_of(raw_code, ("path", "code"))
-    title = await catalog_title(deps, title_id, loc=("path", "code"))
-    holding = await circulation_repo.shelf(deps.db, None, room, title_id) or {}
-    return TitleAtDesk(room=room, title_id=title_id, title=title["title"], author=title.get("author"),
-                       format=title["format"], on_shelf=holding.get("on_shelf", 0), on_loan=holding.get("on_loan", 0))
+    title = await resolve_scan(deps.db, raw_code, loc=("path", "code"))
+    holding = await circulation_repo.shelf(deps.db, None, room, title.title_id) or {}
+    return TitleAtDesk(room=room, title_id=title.title_id, title=title.title, author=title.author,
+                       format=title.format, on_shelf=holding.get("on_shelf", 0), on_loan=holding.get("on_loan", 0))
 
 
 def local_midnight(now: datetime) -> datetime:

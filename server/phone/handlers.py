@@ -73,7 +73,7 @@ class HomePage(PhonePage):
             "phone/home.html", rooms=page.items, total=page.total, today=today, now=now,
             status={r.code: open_now(r.opening_hours, now) for r in page.items},
             weekdays=WEEKDAYS, weekday_labels=WEEKDAY_LABELS, desk_room=desk_room, active_rooms=active,
-            tiles=[t for t in TILES if self.me.role in t.roles],
+            tiles=[t for t in TILES if self.me.role in t.roles], xsrf_token=self.xsrf_token.decode(),
         )
 
 

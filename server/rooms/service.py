@@ -17,7 +17,7 @@ from pymongo.errors import DuplicateKeyError
 from server.audit import repo as audit
 from server.crypto import mask_phone
 from server.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, RuleViolation
-from server.pagination import decode_cursor, encode_cursor
+from server.pagination import decode_cursor, split_page
 from server.rooms import repo
 from server.rooms.models import (
     ROOM_ADMIN_EDITABLE,
@@ -152,12 +152,11 @@ async def list_rooms(deps: Deps, actor: Actor, query: RoomQuery) -> RoomPage:
                            status=query.status, q=query.q)
     after = str(decode_cursor(query.cursor, arity=1)[0]) if query.cursor else None
     docs = await repo.page(deps.db, flt, after=after, limit=query.limit + 1)
-    more = len(docs) > query.limit
-    docs = docs[: query.limit]
+    docs, next_cursor = split_page(docs, query.limit, lambda d: [d["code"]])
     admins = await staff_repo.administrators_of(deps.db, [d["code"] for d in docs]) if docs else []
     return RoomPage(
         items=[to_out(d, deps, admins) for d in docs],
-        next_cursor=encode_cursor([docs[-1]["code"]]) if more and docs else None,
+        next_cursor=next_cursor,
         total=await repo.count(deps.db, flt),
     )
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from server.audit import repo as audit
 from server.staff import service, sessions
-from server.staff.models import LoginIn, PasswordChange, StaffCreate, StaffOut, StaffPage, StaffQuery, StaffUpdate, TokenOut
+from server.staff.models import (
+    LoginIn,
+    PasswordChange,
+    StaffCreate,
+    StaffOut,
+    StaffPage,
+    StaffQuery,
+    StaffUpdate,
+    TokenOut,
+)
 from server.staff.roles import ALL_STAFF, DISTRICT, Role
 from server.web.api import ApiHandler, endpoint
 

@@ -17,13 +17,27 @@ from pymongo.errors import DuplicateKeyError
 
 from server.audit import repo as audit
 from server.crypto import mask_phone
-from server.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from server.errors import (
+    Conflict,
+    FieldProblem,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+)
 from server.ids import parse_object_id
-from server.pagination import decode_cursor, encode_cursor
+from server.pagination import decode_cursor, split_page
 from server.rooms import repo as rooms_repo
 from server.staff import lockout, sessions
 from server.staff import repo as staff_repo
-from server.staff.models import StaffCreate, check_scope, StaffOut, StaffPage, StaffQuery, StaffUpdate
+from server.staff.models import (
+    StaffCreate,
+    StaffOut,
+    StaffPage,
+    StaffQuery,
+    StaffUpdate,
+    check_scope,
+)
 from server.staff.roles import ROLE_LABELS, Actor, Role
 from server.storage import db_now, in_transaction
 
@@ -162,12 +176,8 @@ async def list_staff(deps: Deps, actor: Actor, query: StaffQuery) -> StaffPage:
         flt["active"] = query.active
     after = decode_cursor(query.cursor, arity=1)[0] if query.cursor else None
     docs = await staff_repo.page(deps.db, flt, after=after, limit=query.limit + 1)
-    more = len(docs) > query.limit
-    docs = docs[: query.limit]
-    return StaffPage(
-        items=[to_out(d, deps) for d in docs],
-        next_cursor=encode_cursor([docs[-1]["username"]]) if more and docs else None,
-    )
+    docs, next_cursor = split_page(docs, query.limit, lambda d: [d["username"]])
+    return StaffPage(items=[to_out(d, deps) for d in docs], next_cursor=next_cursor)
 
 
 # StaffUpdate fields where an explicit null would store a broken account (phone null clears the number).

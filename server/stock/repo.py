@@ -1,13 +1,16 @@
 """``holdings`` (the projection) and ``stock_moves`` (the append-only ledger).
 
-``apply_moves`` is the only writer of both: one bulk update of the holdings,
-each guarded so no counter can go below zero, and one insert of the moves, in
-the caller's transaction.
+``apply_moves`` (one operation) and ``apply_move_groups`` (many, for offline
+sync) are the only writers of both: one bulk update of the holdings, each
+guarded so no counter can go below zero, and one insert of the moves, in the
+caller's transaction.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
@@ -66,6 +69,62 @@ async def apply_moves(
             {"op_id": op_id, "seq": seq, "room": m.room, "title_id": m.title_id, "kind": str(m.kind),
              "quantity": m.quantity, "delta": m.delta, "actor": actor, "at": at, "reference": reference or {}}
             for seq, m in enumerate(moves)
+        ],
+        session=session,
+    )
+
+
+@dataclass(frozen=True)
+class MoveGroup:
+    """The moves of one operation, for ``apply_move_groups``."""
+
+    op_id: str
+    moves: list[Move]
+    actor: str
+    at: datetime
+    reference: dict[str, Any] = field(default_factory=dict)
+
+
+async def apply_move_groups(db: AsyncDatabase, session: AsyncClientSession, groups: list[MoveGroup], *,
+                            holding_ids: Mapping[tuple[str, str], Any] | None = None) -> None:
+    """Many operations' moves in two round trips (offline sync applies thousands at once).
+
+    Each holding gets one update: the sum of its deltas, guarded so that no counter
+    would have gone below zero at any point of the sequence (the guard is the deepest
+    running total, not just the net change). ``holding_ids`` ((room, title) → _id, from
+    a read in the same transaction) lets the updates find their documents by _id.
+    Raises InsufficientStock like ``apply_moves``; the caller's transaction then
+    writes nothing.
+    """
+    if not groups:
+        return
+    now = datetime.now(UTC)
+    net: dict[tuple[str, str], dict[str, int]] = {}
+    floor: dict[tuple[str, str], dict[str, int]] = {}
+    for group in groups:
+        for move in group.moves:
+            key = (move.room, move.title_id)
+            sums, lows = net.setdefault(key, {}), floor.setdefault(key, {})
+            for state, n in move.delta.items():
+                sums[state] = sums.get(state, 0) + n
+                lows[state] = min(lows.get(state, 0), sums[state])
+    updates = []
+    for (room, title_id), sums in net.items():
+        guard = {state: {"$gte": -low} for state, low in floor[(room, title_id)].items() if low < 0}
+        update: dict[str, Any] = {"$inc": dict(sums), "$set": {"updated_at": now}}
+        if not guard:
+            update["$setOnInsert"] = {s: 0 for s in STATES if s not in sums}
+        known = (holding_ids or {}).get((room, title_id))
+        where = {"_id": known} if known is not None else {"room": room, "title_id": title_id}
+        updates.append(UpdateOne({**where, **guard}, update, upsert=not guard and known is None))
+    result = await db[HOLDINGS].bulk_write(updates, ordered=True, session=session)
+    if result.matched_count + result.upserted_count < len(updates):
+        raise InsufficientStock("库存已被其他操作改变，请重试", code="stock_changed")
+    await db[MOVES].insert_many(
+        [
+            {"op_id": g.op_id, "seq": seq, "room": m.room, "title_id": m.title_id, "kind": str(m.kind),
+             "quantity": m.quantity, "delta": m.delta, "actor": g.actor, "at": g.at, "reference": g.reference}
+            for g in groups for seq, m in enumerate(g.moves)
         ],
         session=session,
     )

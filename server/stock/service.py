@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from bson import ObjectId
-
 from server import idempotency
 from server.audit import repo as audit
 from server.errors import FieldProblem, InvalidInput
-from server.pagination import decode_cursor, encode_cursor
+from server.pagination import decode_cursor, decode_id_cursor, split_page
 from server.rooms.service import authorize_room
 from server.staff.roles import Actor
 from server.stock import repo
@@ -98,8 +96,7 @@ async def list_holdings(deps: Deps, actor: Actor, room: str, query: HoldingsQuer
     await authorize_room(deps, actor, room)
     after = str(decode_cursor(query.cursor, arity=1)[0]) if query.cursor else None
     docs = await repo.holdings_page(deps.db, room, after=after, limit=query.limit + 1)
-    more = len(docs) > query.limit
-    docs = docs[: query.limit]
+    docs, next_cursor = split_page(docs, query.limit, lambda d: [d["title_id"]])
     titles = await deps.db[TITLES].find({"_id": {"$in": [d["title_id"] for d in docs]}},
                                         {"title": 1, "author": 1}).to_list() if docs else []
     by_id = {t["_id"]: t for t in titles}
@@ -108,7 +105,7 @@ async def list_holdings(deps: Deps, actor: Actor, room: str, query: HoldingsQuer
                    author=by_id.get(d["title_id"], {}).get("author"), **{s: d.get(s, 0) for s in STATES})
         for d in docs
     ]
-    return HoldingsPage(items=items, next_cursor=encode_cursor([docs[-1]["title_id"]]) if more and docs else None,
+    return HoldingsPage(items=items, next_cursor=next_cursor,
                         totals=await repo.room_totals(deps.db, room))
 
 
@@ -117,17 +114,11 @@ async def list_moves(deps: Deps, actor: Actor, room: str, query: MovesQuery) -> 
     flt: dict[str, Any] = {"room": room}
     if query.title_id:
         flt["title_id"] = query.title_id
-    before = None
-    if query.cursor:
-        (last,) = decode_cursor(query.cursor, arity=1)
-        if not ObjectId.is_valid(last):
-            decode_cursor("", arity=1)
-        before = ObjectId(last)
+    before = decode_id_cursor(query.cursor) if query.cursor else None
     docs = await repo.moves_page(deps.db, flt, before=before, limit=query.limit + 1)
-    more = len(docs) > query.limit
-    docs = docs[: query.limit]
+    docs, next_cursor = split_page(docs, query.limit, lambda d: [str(d["_id"])])
     items = [MoveOut(id=str(d.pop("_id")), **{k: v for k, v in d.items() if k != "seq"}) for d in docs]
-    return MovesPage(items=items, next_cursor=encode_cursor([items[-1].id]) if more and items else None)
+    return MovesPage(items=items, next_cursor=next_cursor)
 
 
 @dataclass

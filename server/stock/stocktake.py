@@ -41,7 +41,7 @@ from server import idempotency
 from server.audit import repo as audit
 from server.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from server.ids import parse_object_id
-from server.pagination import decode_cursor, encode_cursor
+from server.pagination import decode_id_cursor, split_page
 from server.rooms.service import authorize_room
 from server.staff.roles import DISTRICT, Actor
 from server.stock import repo
@@ -382,14 +382,10 @@ async def list_stocktakes(deps: Deps, actor: Actor, room: str, query: StocktakeQ
     if query.state:
         flt["state"] = query.state
     if query.cursor:
-        (last,) = decode_cursor(query.cursor, arity=1)
-        if not ObjectId.is_valid(last):
-            decode_cursor("", arity=1)
-        flt["_id"] = {"$lt": ObjectId(last)}
+        flt["_id"] = {"$lt": decode_id_cursor(query.cursor)}
     docs = await deps.db[STOCKTAKES].find(flt, SUMMARY_PROJECTION).sort("_id", DESCENDING).limit(query.limit + 1).to_list()
-    more = len(docs) > query.limit
-    items = [to_out(d) for d in docs[: query.limit]]
-    return StocktakePage(items=items, next_cursor=encode_cursor([items[-1].id]) if more and items else None)
+    docs, next_cursor = split_page(docs, query.limit, lambda d: [str(d["_id"])])
+    return StocktakePage(items=[to_out(d) for d in docs], next_cursor=next_cursor)
 
 
 # -- the hook for circulation: copies scanned while on loan ------------------------------

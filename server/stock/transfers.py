@@ -38,7 +38,7 @@ from server import idempotency
 from server.audit import repo as audit
 from server.errors import Conflict, FieldProblem, Forbidden, NotFound, RuleViolation
 from server.ids import parse_object_id
-from server.pagination import decode_cursor, encode_cursor
+from server.pagination import decode_id_cursor, split_page
 from server.rooms import repo as rooms_repo
 from server.staff.roles import DISTRICT, Actor
 from server.stock import repo
@@ -334,15 +334,11 @@ async def list_transfers(deps: Deps, actor: Actor, query: TransferQuery) -> Tran
     if query.state:
         clauses.append({"state": query.state})
     if query.cursor:
-        (last,) = decode_cursor(query.cursor, arity=1)
-        if not ObjectId.is_valid(last):
-            decode_cursor("", arity=1)
-        clauses.append({"_id": {"$lt": ObjectId(last)}})
+        clauses.append({"_id": {"$lt": decode_id_cursor(query.cursor)}})
     flt = {"$and": clauses} if clauses else {}
     docs = await deps.db[TRANSFERS].find(flt).sort("_id", DESCENDING).limit(query.limit + 1).to_list()
-    more = len(docs) > query.limit
-    items = [to_out(d) for d in docs[: query.limit]]
-    return TransferPage(items=items, next_cursor=encode_cursor([items[-1].id]) if more and items else None)
+    docs, next_cursor = split_page(docs, query.limit, lambda d: [str(d["_id"])])
+    return TransferPage(items=[to_out(d) for d in docs], next_cursor=next_cursor)
 
 
 async def open_transfer_lines(db: AsyncDatabase) -> list[dict[str, Any]]:

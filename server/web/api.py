@@ -16,7 +16,13 @@ from typing import Any
 import tornado.web
 from pydantic import BaseModel, ValidationError
 
-from server.errors import FieldProblem, Forbidden, InvalidInput, NotAuthenticated, UnsupportedMediaType
+from server.errors import (
+    FieldProblem,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    UnsupportedMediaType,
+)
 from server.staff.roles import Actor, Role
 from server.web.base import BaseHandler, json_dumps
 from server.web.problems import PROBLEM_CONTENT_TYPE, field_problems, problem

@@ -97,9 +97,14 @@ class BaseHandler(tornado.web.RequestHandler):
         length = self.request.headers.get("Content-Length")
         declared = int(length) if length and length.isdigit() else 0
         # A chunked body has no Content-Length; by prepare() it has been read, so measure it.
-        if max(declared, len(self.request.body or b"")) > self.deps.settings.max_body_bytes:
-            raise PayloadTooLarge(
-                f"请求内容超过 {self.deps.settings.max_body_bytes // 1024} KB 的上限", code="body_too_large")
+        limit = self.body_limit_bytes()
+        if max(declared, len(self.request.body or b"")) > limit:
+            raise PayloadTooLarge(f"请求内容超过 {limit // 1024} KB 的上限", code="body_too_large")
+
+    def body_limit_bytes(self) -> int:
+        """The largest body this handler accepts; a handler taking file uploads raises it
+        (up to what the HTTP server itself accepts, ``max_body_bytes`` × 4)."""
+        return self.deps.settings.max_body_bytes
 
     def on_finish(self) -> None:
         if self._counted:

@@ -88,6 +88,10 @@ EXPECTED_ROLES: dict[str, frozenset[Role] | None] = {
     "POST /api/v1/loans/{loan_id}/renew": DESK,
     "POST /api/v1/holds": DESK,
     "POST /api/v1/holds/{hold_id}/cancel": DESK,
+    # offline sync (server/circulation/offline.py): inspectors see conflicts, without the readers
+    "POST /api/v1/offline-batches": DESK,
+    "GET /api/v1/rooms/{code}/offline-conflicts": DESK | {Role.INSPECTOR},
+    "POST /api/v1/offline-conflicts/{conflict_id}/resolve": DISTRICT | {Role.ROOM_ADMIN},
 }
 
 ENDPOINTS = api_endpoints()
