@@ -103,7 +103,8 @@ class Stack:
         self.procs.clear()
 
 
-def start_stack(data_dir: Path, *, mongo_port: int | None = None, redis_port: int | None = None) -> Stack:
+def start_stack(data_dir: Path, *, mongo_port: int | None = None, redis_port: int | None = None,
+                cache_size: str = "1G") -> Stack:
     """Start SecantusDB (--sync-on-commit) and redis-server (AOF on) with data under ``data_dir``."""
     data_dir = Path(data_dir).resolve()
     (data_dir / "mongo").mkdir(parents=True, exist_ok=True)
@@ -114,7 +115,7 @@ def start_stack(data_dir: Path, *, mongo_port: int | None = None, redis_port: in
         mongo = subprocess.Popen(
             [_secantusd(), "--host", "127.0.0.1", "--port", str(stack.mongo_port),
              "--storage-path", str(data_dir / "mongo"), "--sync-on-commit",
-             "--log-level", "WARNING", "--cache-size", "256M"],
+             "--log-level", "WARNING", "--cache-size", cache_size],
             stdout=mongo_log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
             preexec_fn=_die_with_parent,
         )
@@ -137,10 +138,10 @@ def start_stack(data_dir: Path, *, mongo_port: int | None = None, redis_port: in
 
 
 @contextlib.contextmanager
-def temporary_stack() -> Iterator[Stack]:
+def temporary_stack(*, cache_size: str = "1G") -> Iterator[Stack]:
     """A stack with throw-away data, removed afterwards (tests, CI)."""
     tmp = Path(tempfile.mkdtemp(prefix="shuwu-stack-"))
-    stack = start_stack(tmp)
+    stack = start_stack(tmp, cache_size=cache_size)
     try:
         yield stack
     finally:

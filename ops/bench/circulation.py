@@ -140,7 +140,7 @@ async def run(args: argparse.Namespace) -> None:
     say("options: " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(vars(args).items())
                                if k not in {"quick", "parts"}) + f" --parts {','.join(map(str, sorted(args.parts)))}")
 
-    with temporary_stack() as stack:
+    with temporary_stack(cache_size="4G") as stack:
         pids: dict[str, int | None] = {"server": None, "secantusd": None, "redis": None}
         for name, proc in stack.procs:
             pids["secantusd" if name == "secantusd" else "redis"] = proc.pid

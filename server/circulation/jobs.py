@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from server.circulation import repo
+from server.circulation import offline_repo, repo
 from server.circulation.desk import OP_KINDS
 from server.circulation.holds import expire_and_promote_holds
 from server.circulation.models import LoanOut
@@ -49,13 +49,15 @@ class AnonymisationReport:
     holds: int
     operations: int
     audit_entries: int
+    offline_records: int = 0
 
 
 async def anonymise_loan_history(deps: Deps, now: datetime) -> AnonymisationReport:
     """Remove the reader from loans and holds closed more than ``loan_record_retention_days``
     ago, and from the operation records and audit entries that named them.
 
-    What stays: room, title, format, category, dates — and ``loan_stats``, counted
+    Offline sync: applied batches lose their raw body and card numbers, resolved conflicts
+    their reader. What stays: room, title, format, category, dates — and ``loan_stats``, counted
     at lend time without any reader identity, so per-room reports survive.
     A replay of an anonymised operation is refused (409 operation_anonymised).
     """
@@ -64,4 +66,6 @@ async def anonymise_loan_history(deps: Deps, now: datetime) -> AnonymisationRepo
     holds = await repo.anonymise_holds(deps.db, cutoff, now)
     ops = await repo.anonymise_operations(deps.db, OP_KINDS, cutoff)
     entries = await repo.anonymise_audit(deps.db, READER_AUDIT_ACTIONS, cutoff)
-    return AnonymisationReport(loans=loans, holds=holds, operations=ops, audit_entries=entries)
+    offline = await offline_repo.anonymise(deps.db, cutoff, now)
+    return AnonymisationReport(loans=loans, holds=holds, operations=ops, audit_entries=entries,
+                               offline_records=offline)

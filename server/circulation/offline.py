@@ -22,6 +22,12 @@ An op_id is recorded in ``operations`` (kind ``offline_<type>``) in the same
 transaction as its effects, so it applies at most once; if a run is interrupted,
 the next upload finishes the stored batches and the ops already applied keep their
 first outcome.
+
+Scope: each operation is checked against the uploader's rooms. One for a room outside
+them is ``rejected`` (``room_out_of_scope``) and the rest of the batch is applied — a
+phone's log is never thrown away because one line in it is wrong. Only a malformed
+envelope (batch_id, device_id, ops not a list of 1–5,000) is a 422, and then nothing
+is stored.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import time
 from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
@@ -69,6 +76,8 @@ if TYPE_CHECKING:
     from pymongo.asynchronous.client_session import AsyncClientSession
 
     from server.resources import Deps
+
+log = logging.getLogger("shuwu.offline")
 
 # Operations decided and written per transaction: large enough that 10,000 operations take
 # a few dozen round trips, small enough that a transaction stays well under a second.
@@ -267,12 +276,38 @@ async def _apply_stored(deps: Deps, lock: Lock) -> None:
     await mark_complete()  # batches of rejected operations only
     for start in range(0, len(pending), CHUNK_OPS):
         chunk = pending[start:start + CHUNK_OPS]
-        decided = await _apply_chunk(deps, chunk, rooms)
+        decided = await _decide(deps, chunk, rooms)
         for p in chunk:
             outcomes[p.batch_id][p.index] = decided[p.key]
         await mark_complete()
         await lock.extend(LOCK_TTL_SECS, replace_ttl=True)
     assert not outcomes, list(outcomes)  # every operation has its outcome
+
+
+# Failures that belong to the operations themselves (a bug in a rule, data the rules did not
+# foresee), not to the infrastructure: they must not stall every phone's sync behind them.
+OPERATION_FAILURES = (offline_repo.StaleState, InsufficientStock, DuplicateKeyError, AssertionError, KeyError,
+                      TypeError, ValueError)
+
+
+async def _decide(deps: Deps, chunk: list[PendingOp], rooms: dict[str, dict[str, Any]]
+                  ) -> dict[tuple[str, int], dict[str, Any]]:
+    """A chunk's outcomes; a chunk that keeps failing is retried one operation at a time, and an
+    operation that still fails is answered ``rejected`` (``server_error``), logged, and not recorded —
+    so the phone may send it again. Database and network failures propagate (nothing decided)."""
+    try:
+        return await _apply_chunk(deps, chunk, rooms)
+    except OPERATION_FAILURES:
+        if len(chunk) > 1:
+            decided: dict[tuple[str, int], dict[str, Any]] = {}
+            for p in chunk:
+                decided |= await _decide(deps, [p], rooms)
+            return decided
+        (p,) = chunk
+        log.exception("offline op %s (batch %s) could not be applied", p.op_id, p.batch_id)
+        return {p.key: {"op_id": p.op_id, "type": p.type, "outcome": "rejected", "code": "server_error",
+                        "message": "服务器处理这条操作时出错，已记录；这条操作没有登记，请在线补登或联系区图书馆。",
+                        "loan_id": None}}
 
 
 async def _apply_chunk(deps: Deps, chunk: list[PendingOp], rooms: dict[str, dict[str, Any]]

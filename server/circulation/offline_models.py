@@ -110,7 +110,7 @@ class OfflineBatchOut(BaseModel):
 _FIELD_LABELS = {"op_id": "操作编号", "type": "操作类型", "at": "时间", "room": "书屋编号", "card": "借阅证号",
                  "code": "ISBN/编号", "count": "次数"}
 _ERROR_TEXT = {
-    "missing": "缺少", "extra_forbidden": "多余的字段", "string_pattern_mismatch": "格式不对",
+    "extra_forbidden": "是多余的字段", "string_pattern_mismatch": "格式不对",
     "literal_error": "不是 loan、return、renew、in_room_use 之一", "timezone_aware": "须带时区（如 +08:00）",
     "datetime_from_date_parsing": "不是有效的时间", "datetime_parsing": "不是有效的时间",
     "datetime_type": "不是有效的时间", "string_type": "应为文本", "int_type": "应为整数", "int_parsing": "应为整数",
@@ -119,21 +119,30 @@ _ERROR_TEXT = {
 }
 
 
-def describe(exc: ValidationError) -> str:
-    """The first problem of an operation as a sentence the administrator can act on."""
-    err = exc.errors(include_url=False)[0]
-    loc = [str(p) for p in err["loc"]]
-    field = _FIELD_LABELS.get(loc[0], loc[0]) if loc else ""
-    if err["type"] == "value_error":
-        text = str(err["msg"]).removeprefix("Value error, ")
-        return f"{field}：{text}" if field else text
-    return f"{field}{_ERROR_TEXT.get(err['type'], '格式不对')}" if field else "操作内容不是一个对象"
+def describe(exc: ValidationError, most: int = 3) -> str:
+    """What is wrong with an operation, as words the administrator can act on (up to ``most`` problems)."""
+    texts = []
+    for err in exc.errors(include_url=False)[:most]:
+        loc = [str(p) for p in err["loc"]]
+        field = _FIELD_LABELS.get(loc[0], loc[0]) if loc else ""
+        if err["type"] == "value_error":
+            text = str(err["msg"]).removeprefix("Value error, ")
+            texts.append(f"{field}：{text}" if field else text)
+        elif err["type"] == "json_invalid":
+            texts.append("含有无法识别的字符")
+        elif not field:
+            texts.append("操作内容不是一个对象")
+        elif err["type"] == "missing":
+            texts.append(f"缺少{field}")
+        else:
+            texts.append(f"{field}{_ERROR_TEXT.get(err['type'], '格式不对')}")
+    return "；".join(texts)
 
 
 def raw_text(raw: Any) -> str:
     """The operation as received, as JSON text (ASCII: lone surrogates and any key survive storage)."""
     try:
-        return json.dumps(raw, ensure_ascii=True, sort_keys=True, allow_nan=False)
+        return json.dumps(raw, ensure_ascii=True, allow_nan=False)
     except (ValueError, TypeError, RecursionError):
         return json.dumps(repr(raw)[:2000])
 

@@ -40,12 +40,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from bson import ObjectId
 
+from server.circulation.offline_state import PendingOp, Plan, Snapshot
 from server.circulation.repo import stats_key
 from server.circulation.rules import (
     ACTIVE_HOLD_STATES,
@@ -80,65 +80,10 @@ FLAG_TEXT = {
     "held_for_another_reader": "这本书原本为预约的读者保留",
     "reader_guessed": "未扫借阅证，系统按本书屋最早的借阅记录归还，请核对是哪位读者",
 }
-
-
-@dataclass(frozen=True)
-class PendingOp:
-    """A validated operation waiting to be applied, and where it came from."""
-
-    batch_id: str
-    index: int
-    device_id: str
-    actor: Actor
-    op_id: str
-    type: str
-    at: datetime
-    room: str
-    title_id: str
-    card: str | None = None
-    count: int = 1
-    catalog: dict[str, Any] = field(default_factory=dict, compare=False)  # title, format, category
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return (self.batch_id, self.index)
-
-    @property
-    def order(self) -> tuple[datetime, str, str, str, int]:
-        return (self.at, self.device_id, self.op_id, self.batch_id, self.index)
-
-
-@dataclass
-class Snapshot:
-    """What a chunk of operations needs to know, read in its transaction."""
-
-    known_ops: dict[str, dict[str, Any]]          # ``operations`` records of these op_ids
-    titles: dict[str, dict[str, Any]]             # by id, with format and category normalised
-    readers: dict[str, dict[str, Any]]            # by card number
-    holdings: dict[tuple[str, str], dict[str, int]]
-    loans: list[dict[str, Any]]                   # open loans of these titles, and those closed since the first t
-    holds: list[dict[str, Any]]                   # active holds of these titles
-    orphans: list[dict[str, Any]]                 # unresolved return_without_loan conflicts of these titles
-    rooms: dict[str, dict[str, Any]]
-    holding_ids: dict[tuple[str, str], Any] = field(default_factory=dict)
-
-
-@dataclass
-class Plan:
-    """Outcomes and the writes that carry them out."""
-
-    outcomes: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
-    move_groups: list[MoveGroup] = field(default_factory=list)
-    new_loans: list[dict[str, Any]] = field(default_factory=list)
-    loan_updates: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)  # (filter, $set)
-    reader_incs: dict[ObjectId, Counter[str]] = field(default_factory=dict)
-    hold_updates: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
-    stats: dict[str, dict[str, Any]] = field(default_factory=dict)
-    conflicts: list[dict[str, Any]] = field(default_factory=list)
-    conflict_updates: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
-    audits: list[dict[str, Any]] = field(default_factory=list)
-    operations: list[dict[str, Any]] = field(default_factory=list)
-    holding_ids: dict[tuple[str, str], Any] = field(default_factory=dict)  # from the snapshot, for the writes
+# What an offline operation may change on an existing loan or hold.
+LOAN_FIELDS = ("returned_at", "returned_room", "returned_by", "due_at", "renewals", "renewed_at", "op_ids", "flags")
+HOLD_FIELDS = ("status", "loan_id", "closed_at", "active_key", "ready_at", "expires_at")
+__all__ = ["PendingOp", "Plan", "Snapshot", "plan_ops", "when"]
 
 
 def when(moment: datetime) -> str:
@@ -281,10 +226,10 @@ class Planner:
         entry["outcomes"][outcome] += 1
 
     def _flagged(self, p: PendingOp, flags: list[str], done: str, *, loan_id: ObjectId,
-                 extra: dict[str, Any], notes: dict[str, str] | None = None) -> None:
+                 extra: dict[str, Any], notes: dict[str, str] | None = None, clean_code: str | None = None) -> None:
         """An operation applied despite ``flags``: outcome conflict if any, else applied."""
         if not flags:
-            self._finish(p, "applied", None, done, loan_id=loan_id)
+            self._finish(p, "applied", clean_code, done, loan_id=loan_id)
             return
         flags = sorted(set(flags), key=FLAG_ORDER.index)
         texts = [(notes or {}).get(f) or FLAG_TEXT[f].format(card=p.card) for f in flags]
@@ -365,13 +310,27 @@ class Planner:
         if queue and not shelf_copy_for(queue, str(rid), shelf["on_shelf"] + sum(
                 m.delta.get("on_shelf", 0) for m in moves if m.room == p.room))[0]:
             flags.append("held_for_another_reader")
-        loan_id = ObjectId()
+        loan = self._new_loan(p, title, reader, flags)
+        loan_id = loan["_id"]
         moves.append(Move(p.room, p.title_id, MoveKind.LOAN))
         self._moves(p, moves, {"loan_id": str(loan_id)})
+        if rid is not None:
+            self._reader_inc(rid, kind, 1)
+            for hold in self.holds.get(p.title_id, []):
+                if hold.get("reader_id") == rid and hold["status"] in ACTIVE_HOLD_STATES:
+                    hold.update(status="fulfilled", loan_id=loan_id, closed_at=p.at, active_key=None)
+                    self._touch_hold(hold)
+        due = loan["due_at"].astimezone(LOCAL_TZ)
+        done = f"已登记借出《{name}》（{when(p.at)}），应于{due.month}月{due.day}日前归还"
+        self._flagged(p, flags, done, loan_id=loan_id, extra=extra, notes=notes)
+
+    def _new_loan(self, p: PendingOp, title: dict[str, Any], reader: dict[str, Any] | None,
+                  flags: list[str]) -> dict[str, Any]:
+        """The loan an offline lend opens (a card the server does not know: a pending reader)."""
         age = age_group(reader, local_date(p.at)) if reader else "unknown"
         loan = {
-            "_id": loan_id, "reader_id": rid, "room": p.room, "title_id": p.title_id, "format": fmt,
-            "category": title["category"], "age_group": age, "lent_at": p.at,
+            "_id": ObjectId(), "reader_id": reader["_id"] if reader else None, "room": p.room, "title_id": p.title_id,
+            "format": title["format"], "category": title["category"], "age_group": age, "lent_at": p.at,
             "due_at": due_date(p.at, self.rules).astimezone(UTC), "renewals": 0, "renewed_at": [],
             "returned_at": None, "returned_room": None, "lent_by": p.actor.username, "op_ids": [p.op_id],
             "overdue_since": None, "offline": {"batch_id": p.batch_id, "device_id": p.device_id}, "flags": list(flags)}
@@ -379,16 +338,8 @@ class Planner:
             loan["pending_card"] = p.card
         self.loans.setdefault(p.title_id, []).append(loan)
         self.plan.new_loans.append(loan)
-        if rid is not None:
-            self._reader_inc(rid, kind, 1)
-            for hold in self.holds.get(p.title_id, []):
-                if hold.get("reader_id") == rid and hold["status"] in ACTIVE_HOLD_STATES:
-                    hold.update(status="fulfilled", loan_id=loan_id, closed_at=p.at, active_key=None)
-                    self._touch_hold(hold)
         self._stat(p.room, p.at, title, age, "loans")
-        due = loan["due_at"].astimezone(LOCAL_TZ)
-        done = f"已登记借出《{name}》（{when(p.at)}），应于{due.month}月{due.day}日前归还"
-        self._flagged(p, flags, done, loan_id=loan_id, extra=extra, notes=notes)
+        return loan
 
     def _orphan_for(self, p: PendingOp, reader_id: ObjectId | None) -> dict[str, Any] | None:
         """An unmatched return of this title after ``p.at`` that this late loan explains."""
@@ -402,32 +353,21 @@ class Planner:
         """A loan that arrives after the return of its copy: recorded as lent and returned.
 
         The return already put the copy on its room's shelf, so this loan only takes it off
-        the lending room's shelf (LOAN, then RETURN_OUT)."""
-        loan_id = ObjectId()
-        rid = reader["_id"] if reader else None
+        the lending room's shelf (LOAN, then RETURN_OUT); the reader's counters do not move."""
+        loan = self._new_loan(p, title, reader, ["matched_earlier_return"])
+        loan.update(returned_at=orphan["at"], returned_room=orphan["room"], returned_by=orphan["uploaded_by"],
+                    op_ids=[p.op_id, orphan["op_id"]])
         self._moves(p, [Move(p.room, p.title_id, MoveKind.LOAN), Move(p.room, p.title_id, MoveKind.RETURN_OUT)],
-                    {"loan_id": str(loan_id), "matched_return_op": orphan["op_id"]})
-        age = age_group(reader, local_date(p.at)) if reader else "unknown"
-        loan = {
-            "_id": loan_id, "reader_id": rid, "room": p.room, "title_id": p.title_id, "format": title["format"],
-            "category": title["category"], "age_group": age, "lent_at": p.at,
-            "due_at": due_date(p.at, self.rules).astimezone(UTC), "renewals": 0, "renewed_at": [],
-            "returned_at": orphan["at"], "returned_room": orphan["room"], "returned_by": orphan["uploaded_by"],
-            "lent_by": p.actor.username, "op_ids": [p.op_id, orphan["op_id"]], "overdue_since": None,
-            "offline": {"batch_id": p.batch_id, "device_id": p.device_id}, "flags": ["matched_earlier_return"]}
-        if reader is None:
-            loan["pending_card"] = p.card
-        self.loans.setdefault(p.title_id, []).append(loan)
-        self.plan.new_loans.append(loan)
+                    {"loan_id": str(loan["_id"]), "matched_return_op": orphan["op_id"]})
         orphan.update(resolved=True)
         self.plan.conflict_updates.append((
             {"_id": orphan["_id"], "resolved": False},
-            {"resolved": True, "resolved_at": self.now, "resolved_by": "system", "loan_id": loan_id,
+            {"resolved": True, "resolved_at": self.now, "resolved_by": "system", "loan_id": loan["_id"],
              "resolution": f"找到了对应的借阅：{when(p.at)}的离线借出（操作 {p.op_id}），已自动结清"}))
-        self._stat(p.room, p.at, title, age, "loans")
-        message = (f"已登记借出《{title['title']}》（{when(p.at)}）；这本书已于{when(orphan['at'])}"
-                   f"在{self._room_name(orphan['room'])}归还，借阅已同时结清")
-        self._finish(p, "applied", "matched_earlier_return", message, loan_id=loan_id)
+        done = (f"已登记借出《{title['title']}》（{when(p.at)}）；这本书已于{when(orphan['at'])}"
+                f"在{self._room_name(orphan['room'])}归还，借阅已同时结清")
+        self._flagged(p, [] if reader else ["unknown_card"], done, loan_id=loan["_id"],
+                      extra={"reader_id": loan["reader_id"]}, clean_code="matched_earlier_return")
 
     def give_back(self, p: PendingOp, title: dict[str, Any]) -> None:
         name, room_name = title["title"], self._room_name(p.room)
@@ -525,11 +465,9 @@ class Planner:
                     hold.update(status="ready", ready_at=self.now, expires_at=expires)
                     self._touch_hold(hold)
         for loan_id, loan in self.changed_loans.items():
-            fields = ("returned_at", "returned_room", "returned_by", "due_at", "renewals", "renewed_at", "op_ids",
-                      "flags")
             self.plan.loan_updates.append((
                 {"_id": loan_id, "returned_at": None, "renewals": self.original[loan_id]},
-                {f: loan[f] for f in fields if f in loan}))
+                {f: loan[f] for f in LOAN_FIELDS if f in loan}))
         for batch_id, entry in self.audited.items():
             actor: Actor = entry["actor"]
             rooms = sorted(entry["rooms"])
@@ -540,9 +478,8 @@ class Planner:
                 "changes": {"rooms": rooms, "op_ids": entry["ops"], "outcomes": dict(entry["outcomes"])},
                 "request_id": actor.request_id, "ip": actor.ip})
         for hold_id, hold in self.changed_holds.items():
-            fields = ("status", "loan_id", "closed_at", "active_key", "ready_at", "expires_at")
             self.plan.hold_updates.append((
-                {"_id": hold_id, "status": self.hold_status[hold_id]}, {f: hold[f] for f in fields if f in hold}))
+                {"_id": hold_id, "status": self.hold_status[hold_id]}, {f: hold[f] for f in HOLD_FIELDS if f in hold}))
         return self.plan
 
 

@@ -22,7 +22,7 @@ from server import idempotency
 from server.audit import repo as audit_repo
 from server.circulation import repo as circ_repo
 from server.circulation.desk import with_format
-from server.circulation.offline_plan import PendingOp, Plan, Snapshot
+from server.circulation.offline_state import PendingOp, Plan, Snapshot
 from server.circulation.rules import ACTIVE_HOLD_STATES
 from server.readers import repo as readers_repo
 from server.rooms import repo as rooms_repo
@@ -207,3 +207,15 @@ async def count_open_loan(db: AsyncDatabase, session: AsyncClientSession, reader
 async def batch_state(db: AsyncDatabase, batch_id: str) -> str | None:
     doc = await db[BATCHES].find_one({"_id": batch_id}, {"state": 1})
     return doc["state"] if doc else None
+
+
+async def anonymise(db: AsyncDatabase, cutoff: datetime, now: datetime) -> int:
+    """Drop who borrowed from offline records older than ``cutoff`` (Public Library Law art. 43):
+    the raw body and the card numbers of applied batches, the reader and card of resolved conflicts."""
+    batches = await db[BATCHES].update_many(
+        {"state": "applied", "applied_at": {"$lt": cutoff}, "anonymised_at": None},
+        {"$set": {"body": None, "ops.$[].card": None, "anonymised_at": now}})
+    conflicts = await db[CONFLICTS].update_many(
+        {"resolved": True, "resolved_at": {"$lt": cutoff}, "anonymised_at": None},
+        {"$set": {"reader_id": None, "card": None, "anonymised_at": now}})
+    return batches.modified_count + conflicts.modified_count

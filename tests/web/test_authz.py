@@ -61,6 +61,11 @@ EXPECTED_ROLES: dict[str, frozenset[Role] | None] = {
     "GET /api/v1/rooms/{code}/stock-target": ALL,
     "PUT /api/v1/rooms/{code}/stock-target": DISTRICT,
     "GET /api/v1/stock/rebalancing": DISTRICT,
+    "GET /api/v1/catalog/titles": ALL,
+    "POST /api/v1/catalog/titles": DISTRICT,
+    "GET /api/v1/catalog/titles/{title_id}": ALL,
+    "PATCH /api/v1/catalog/titles/{title_id}": DISTRICT,
+    "POST /api/v1/catalog/imports": DISTRICT,
     "POST /api/v1/stock/rebalancing/requests": DISTRICT,
     "POST /api/v1/rooms/{code}/stocktakes": DISTRICT | {Role.ROOM_ADMIN},
     "GET /api/v1/rooms/{code}/stocktakes": ALL,
@@ -219,6 +224,7 @@ async def test_wrong_role_is_403(client: httpx.AsyncClient, as_role: dict[str, S
 NO_BODY_PROBES = {
     "POST /api/v1/rooms/{code}/activate": (422, "status_unchanged"),  # the room is active already
     "DELETE /api/v1/auth/token": (204, None),  # run with a fresh session, see below
+    "POST /api/v1/catalog/imports": (415, "unsupported_import_format"),  # no file: nothing imported
 }
 
 

@@ -118,7 +118,8 @@ async def test_console_login_lists_110_rooms_with_a_map(seeded: Deps, base_url: 
         nav = text[text.index('<nav class="mainnav"'):text.index("</nav>")]
         for label in ("藏书与流通", "年度配送", "培训与评选", "统计报表"):
             assert re.search(rf'<span class="soon" aria-disabled="true"[^>]*>{label}<small>建设中</small>', nav)
-        assert nav.count("<a ") == 1
+        assert nav.count("<a ") == 2  # 书屋 and 离线冲突 (offline-sync conflicts)
+        assert '<a href="/console/offline-conflicts">离线冲突</a>' in nav
 
         # Cursor pagination through the table reaches every room exactly once.
         codes = ROOM_LINK.findall(text)
