@@ -5,8 +5,6 @@ authorization and bad input; plus the pure report and code normalisation."""
 from __future__ import annotations
 
 import asyncio
-import itertools
-import uuid
 from datetime import UTC, datetime
 
 import isbnlib
@@ -18,31 +16,12 @@ from server.stock.ledger import Move, MoveKind
 from server.stock.models import StocktakeCancelIn
 from server.stock.repo import apply_moves
 from server.storage import in_transaction
+from tests.stock.helpers import counts, isbn13, op
+from tests.stock.helpers import new_title as _new_title
 
 A, B = "JN-XSG-001", "JN-GG-001"  # as_role: room_admin → A, room_admin_other → B
-_serial = itertools.count(1)
-
-
-def op() -> str:
-    return uuid.uuid4().hex
-
-
-def isbn13(n: int) -> str:
-    body = f"978752{n:06d}"
-    total = sum((1 if i % 2 == 0 else 3) * int(d) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
-
-
 async def new_title(db, name: str = "盘点书") -> str:
-    title_id = isbn13(next(_serial))
-    await db.titles.insert_one({"_id": title_id, "title": f"{name}{title_id[-4:]}", "author": "佚名", "format": "book"})
-    return title_id
-
-
-async def counts(db, room: str, title_id: str) -> tuple[int, int, int, int]:
-    """(on_shelf, on_loan, in_transit, lost)."""
-    h = await db.holdings.find_one({"room": room, "title_id": title_id}) or {}
-    return h.get("on_shelf", 0), h.get("on_loan", 0), h.get("in_transit", 0), h.get("lost", 0)
+    return await _new_title(db, name, prefix="978752")
 
 
 async def moves(seeded, room: str, items: list[tuple[str, MoveKind, int]]) -> None:

@@ -4,8 +4,6 @@ bad input; targets and rebalancing requests."""
 
 from __future__ import annotations
 
-import itertools
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -15,31 +13,12 @@ from server.stock.ledger import Move, MoveKind
 from server.stock.repo import apply_moves
 from server.storage import in_transaction
 from tests.conftest import login
+from tests.stock.helpers import counts, op
+from tests.stock.helpers import new_title as _new_title
 
 A, B, C = "JN-XSG-001", "JN-GG-001", "JN-XSG-002"  # as_role: room_admin → A, room_admin_other → B
-_serial = itertools.count(1)
-
-
-def op() -> str:
-    return uuid.uuid4().hex
-
-
-def isbn13(n: int) -> str:
-    body = f"978751{n:06d}"
-    total = sum((1 if i % 2 == 0 else 3) * int(d) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
-
-
 async def new_title(db, name: str = "测试书") -> str:
-    title_id = isbn13(next(_serial))
-    await db.titles.insert_one({"_id": title_id, "title": f"{name}{title_id[-4:]}", "author": "佚名", "format": "book"})
-    return title_id
-
-
-async def counts(db, room: str, title_id: str) -> tuple[int, int, int, int]:
-    """(on_shelf, on_loan, in_transit, lost) of ``title_id`` in ``room``."""
-    h = await db.holdings.find_one({"room": room, "title_id": title_id}) or {}
-    return h.get("on_shelf", 0), h.get("on_loan", 0), h.get("in_transit", 0), h.get("lost", 0)
+    return await _new_title(db, name, prefix="978751")
 
 
 @pytest.fixture(autouse=True)
