@@ -45,9 +45,11 @@ class InFlight:
         if self.count == 0:
             self._idle.set()
 
-    async def wait_idle(self, timeout: float) -> bool:
+    async def wait_idle(self, deadline_secs: float) -> bool:
+        """True once no request is in flight, False if ``deadline_secs`` passes first."""
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            async with asyncio.timeout(deadline_secs):
+                await self._idle.wait()
             return True
         except TimeoutError:
             return False

@@ -8,12 +8,12 @@ import uuid
 import pytest
 
 from server.errors import Conflict, InvalidInput
-from server.staff import service as staff_service
+from server.idempotency import run_once
 from server.staff import repo as staff_repo
+from server.staff import service as staff_service
 from server.stock import repo, service
 from server.stock.ledger import Move, MoveKind
 from server.stock.models import ReceiptIn, WriteOffIn
-from server.idempotency import run_once
 
 ISBN_A = "9787020002207"
 ISBN_B = "9787530212004"
