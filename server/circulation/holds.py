@@ -52,7 +52,7 @@ from server.circulation.rules import (
 )
 from server.errors import Conflict, NotFound, RuleViolation
 from server.ids import parse_object_id
-from server.pagination import decode_cursor, encode_cursor
+from server.pagination import decode_id_cursor, split_page
 from server.readers import repo as readers_repo
 from server.readers.service import reader_by_card, require_reader
 from server.rooms import repo as rooms_repo
@@ -229,19 +229,13 @@ async def cancel_hold(deps: Deps, actor: Actor, hold_id: str, data: HoldCancelIn
 
 
 async def _page(deps: Deps, flt: dict[str, Any], cursor: str | None, limit: int) -> HoldPage:
-    before = None
-    if cursor:
-        (last,) = decode_cursor(cursor, arity=1)
-        if not ObjectId.is_valid(str(last)):
-            decode_cursor("", arity=1)
-        before = ObjectId(str(last))
+    before = decode_id_cursor(cursor) if cursor else None
     docs = await repo.holds_page(deps.db, flt, before=before, limit=limit + 1)
-    more = len(docs) > limit
-    docs = docs[:limit]
+    docs, next_cursor = split_page(docs, limit, lambda d: [str(d["_id"])])
     readers = await readers_repo.by_ids(deps.db, [d["reader_id"] for d in docs if d.get("reader_id")])
     titles = await titles_by_id(deps, [d["title_id"] for d in docs])
     items = [hold_out(d, readers.get(d["reader_id"]) if d.get("reader_id") else None, titles.get(d["title_id"], {}).get("title")) for d in docs]
-    return HoldPage(items=items, next_cursor=encode_cursor([items[-1].id]) if more and items else None)
+    return HoldPage(items=items, next_cursor=next_cursor)
 
 
 async def room_holds(deps: Deps, actor: Actor, code: str, query: HoldQuery) -> HoldPage:

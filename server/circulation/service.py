@@ -64,7 +64,7 @@ from server.circulation.rules import (
 )
 from server.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from server.ids import parse_object_id
-from server.pagination import decode_cursor, encode_cursor
+from server.pagination import decode_cursor, decode_id_cursor, split_page
 from server.readers import repo as readers_repo
 from server.readers.models import is_child
 from server.readers.service import local_today, reader_by_card, require_reader
@@ -347,28 +347,18 @@ async def room_loans(deps: Deps, actor: Actor, code: str, query: RoomLoanQuery) 
             decode_cursor("", arity=2)
     flt = repo.room_loans_filter(code, overdue=query.overdue, now=now)
     docs = await repo.room_loans_page(deps.db, flt, after=after, limit=query.limit + 1)
-    more = len(docs) > query.limit
-    docs = docs[: query.limit]
-    items = await loan_items(deps, docs, now)
-    cursor = encode_cursor([utc(docs[-1]["due_at"]).isoformat(), str(docs[-1]["_id"])]) if more and docs else None
-    return LoanPage(items=items, next_cursor=cursor)
+    docs, cursor = split_page(docs, query.limit, lambda d: [utc(d["due_at"]).isoformat(), str(d["_id"])])
+    return LoanPage(items=await loan_items(deps, docs, now), next_cursor=cursor)
 
 
 async def reader_loans(deps: Deps, actor: Actor, reader_id: str, query: ReaderLoanQuery) -> LoanPage:
     """A reader's loans, newest first (anonymised history no longer belongs to anyone)."""
     reader = await require_reader(deps, reader_id)
-    before = None
-    if query.cursor:
-        (last,) = decode_cursor(query.cursor, arity=1)
-        if not ObjectId.is_valid(str(last)):
-            decode_cursor("", arity=1)
-        before = ObjectId(str(last))
+    before = decode_id_cursor(query.cursor) if query.cursor else None
     docs = await repo.reader_loans_page(deps.db, reader["_id"], status=query.status, before=before,
                                         limit=query.limit + 1)
-    more = len(docs) > query.limit
-    docs = docs[: query.limit]
-    items = await loan_items(deps, docs, db_now())
-    return LoanPage(items=items, next_cursor=encode_cursor([items[-1].id]) if more and items else None)
+    docs, cursor = split_page(docs, query.limit, lambda d: [str(d["_id"])])
+    return LoanPage(items=await loan_items(deps, docs, db_now()), next_cursor=cursor)
 
 
 async def get_loan(deps: Deps, actor: Actor, loan_id: str) -> LoanOut:

@@ -23,7 +23,7 @@ from server.audit import repo as audit
 from server.crypto import mask_name, mask_phone
 from server.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, RuleViolation
 from server.ids import parse_object_id
-from server.pagination import decode_cursor, encode_cursor
+from server.pagination import decode_cursor, split_page
 from server.readers import repo
 from server.readers.models import (
     CONSENT_CHANNEL_DESK,
@@ -295,10 +295,8 @@ async def find_readers(deps: Deps, actor: Actor, query: ReaderQuery) -> ReaderPa
         after = (name, ObjectId(str(last)))
     flt = repo.browse_filter(_scope_filter(actor), name=query.name, room=query.room)
     docs = await repo.page(deps.db, flt, after=after, limit=query.limit + 1)
-    more = len(docs) > query.limit
-    docs = docs[: query.limit]
-    return ReaderPage(items=[reader_out(deps, d, today) for d in docs],
-                      next_cursor=encode_cursor([docs[-1]["name"], str(docs[-1]["_id"])]) if more and docs else None)
+    docs, next_cursor = split_page(docs, query.limit, lambda d: [d["name"], str(d["_id"])])
+    return ReaderPage(items=[reader_out(deps, d, today) for d in docs], next_cursor=next_cursor)
 
 
 async def get_reader(deps: Deps, actor: Actor, reader_id: str) -> ReaderOut:
