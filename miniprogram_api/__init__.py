@@ -1,0 +1,1 @@
+"""Everything the WeChat mini-program calls, under /mp/v1 (ARCHITECTURE.md)."""

@@ -48,6 +48,9 @@ LEFTOVER_STOP_TIMEOUT_SECS = 15.0
 POLL_SECS = 0.2
 LISTENING = re.compile(r"shuwu listening on http://(?P<host>\[[^\]]*\]|[^/:]+):(?P<port>\d+)/")
 PR_SET_PDEATHSIG = 1
+DEMO_TEMPLATES = {event: f"demo-{event}" for event in (
+    "hold_ready", "due_tomorrow", "overdue", "suggestion_status", "challenge_milestone", "contest_result",
+    "prize_won")}
 
 
 def say(message: str) -> None:
@@ -193,6 +196,11 @@ class Demo:
             SHUWU_REDIS_URL=self.stack.redis_url,
             PYTHONUNBUFFERED="1",
         )
+        if self.stack.wechat_base:
+            # The local fake WeChat server (ops/fake_wechat) and template ids it accepts.
+            env.setdefault("SHUWU_WECHAT_API_BASE", self.stack.wechat_base)
+            env.setdefault("SHUWU_WECHAT_TEMPLATES", json.dumps(DEMO_TEMPLATES))
+            env.setdefault("SHUWU_MINIPROGRAM_STATE", "developer")
         return env
 
     def start_stack(self) -> None:

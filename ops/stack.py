@@ -1,10 +1,11 @@
-"""The embedded stack for the demo, the tests and CI: SecantusDB and redis-server.
+"""The embedded stack for the demo, the tests and CI: SecantusDB, redis-server and the
+local fake WeChat server (ops/fake_wechat).
 
-Starts both as child processes on free loopback ports and stops them in reverse
-order. Production never uses this: it points SHUWU_MONGO_URL and SHUWU_REDIS_URL
-at a real MongoDB replica set and Redis.
+Starts them as child processes on free loopback ports and stops them in reverse
+order. Production never uses this: it points SHUWU_MONGO_URL, SHUWU_REDIS_URL and
+SHUWU_WECHAT_API_BASE at a real MongoDB replica set, Redis and api.weixin.qq.com.
 
-    python -m ops.stack --data var      # run both until Ctrl-C, printing the URLs
+    python -m ops.stack --data var      # run all three until Ctrl-C, printing the URLs
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_SECS = 30.0
 STOP_TIMEOUT_SECS = 15.0
 
@@ -74,11 +76,12 @@ def _redis_server() -> str:
 
 @dataclass
 class Stack:
-    """A running SecantusDB + redis-server pair."""
+    """A running SecantusDB + redis-server (+ fake WeChat server, unless started without)."""
 
     data_dir: Path
     mongo_port: int
     redis_port: int
+    wechat_port: int | None = None
     procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
     @property
@@ -88,6 +91,11 @@ class Stack:
     @property
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis_port}/0"
+
+    @property
+    def wechat_base(self) -> str | None:
+        """The fake WeChat server's base URL (SHUWU_WECHAT_API_BASE), or None if not started."""
+        return None if self.wechat_port is None else f"http://127.0.0.1:{self.wechat_port}"
 
     def stop(self) -> None:
         """Stop the servers in reverse start order; SIGTERM first, SIGKILL after a deadline."""
@@ -104,12 +112,14 @@ class Stack:
 
 
 def start_stack(data_dir: Path, *, mongo_port: int | None = None, redis_port: int | None = None,
-                cache_size: str = "1G") -> Stack:
-    """Start SecantusDB (--sync-on-commit) and redis-server (AOF on) with data under ``data_dir``."""
+                cache_size: str = "1G", wechat: bool = True, wechat_port: int | None = None) -> Stack:
+    """Start SecantusDB (--sync-on-commit), redis-server (AOF on) with data under ``data_dir``,
+    and (``wechat``) the fake WeChat server, which keeps its state in memory only."""
     data_dir = Path(data_dir).resolve()
     (data_dir / "mongo").mkdir(parents=True, exist_ok=True)
     (data_dir / "redis").mkdir(parents=True, exist_ok=True)
-    stack = Stack(data_dir, mongo_port or free_port(), redis_port or free_port())
+    stack = Stack(data_dir, mongo_port or free_port(), redis_port or free_port(),
+                  (wechat_port or free_port()) if wechat else None)
     try:
         mongo_log = data_dir / "secantusd.log"
         mongo = subprocess.Popen(
@@ -129,8 +139,19 @@ def start_stack(data_dir: Path, *, mongo_port: int | None = None, redis_port: in
             preexec_fn=_die_with_parent,
         )
         stack.procs.append(("redis-server", redis))
+        wechat_log = data_dir / "fake_wechat.log"
+        fake = None
+        if stack.wechat_port is not None:
+            fake = subprocess.Popen(
+                [sys.executable, "-m", "ops.fake_wechat", "--port", str(stack.wechat_port)],
+                cwd=REPO_ROOT, stdout=wechat_log.open("ab"), stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=_die_with_parent,
+            )
+            stack.procs.append(("fake-wechat", fake))
         _wait_for_port(stack.mongo_port, mongo, "secantusd-py", mongo_log)
         _wait_for_port(stack.redis_port, redis, "redis-server", redis_log)
+        if fake is not None and stack.wechat_port is not None:
+            _wait_for_port(stack.wechat_port, fake, "fake WeChat server", wechat_log)
     except BaseException:
         stack.stop()
         raise
@@ -138,10 +159,10 @@ def start_stack(data_dir: Path, *, mongo_port: int | None = None, redis_port: in
 
 
 @contextlib.contextmanager
-def temporary_stack(*, cache_size: str = "1G") -> Iterator[Stack]:
+def temporary_stack(*, cache_size: str = "1G", wechat: bool = True) -> Iterator[Stack]:
     """A stack with throw-away data, removed afterwards (tests, CI)."""
     tmp = Path(tempfile.mkdtemp(prefix="shuwu-stack-"))
-    stack = start_stack(tmp, cache_size=cache_size)
+    stack = start_stack(tmp, cache_size=cache_size, wechat=wechat)
     try:
         yield stack
     finally:
@@ -154,9 +175,14 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("var"))
     parser.add_argument("--mongo-port", type=int, default=None)
     parser.add_argument("--redis-port", type=int, default=None)
+    parser.add_argument("--wechat-port", type=int, default=None)
+    parser.add_argument("--no-wechat", action="store_true", help="do not start the fake WeChat server")
     args = parser.parse_args()
-    stack = start_stack(args.data, mongo_port=args.mongo_port, redis_port=args.redis_port)
+    stack = start_stack(args.data, mongo_port=args.mongo_port, redis_port=args.redis_port,
+                        wechat=not args.no_wechat, wechat_port=args.wechat_port)
     print(f"SHUWU_MONGO_URL={stack.mongo_url}\nSHUWU_REDIS_URL={stack.redis_url}", flush=True)
+    if stack.wechat_base:
+        print(f"SHUWU_WECHAT_API_BASE={stack.wechat_base}", flush=True)
     stopping = False
 
     def _stop(*_: object) -> None:

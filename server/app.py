@@ -6,6 +6,7 @@ from typing import Any
 
 import tornado.web
 
+from miniprogram_api.accounts.handlers import routes as mp_accounts_routes
 from server.audit.handlers import routes as audit_routes
 from server.catalog.handlers import routes as catalog_routes
 from server.circulation.handlers import routes as circulation_routes
@@ -38,7 +39,8 @@ class RootPage(PageHandler):
 def api_routes() -> list[tuple[str, type]]:
     """Every JSON route, in the order they are matched (the OpenAPI document lists these)."""
     return [*health_routes, *staff_routes, *rooms_routes, *audit_routes, *stock_routes,
-            *readers_routes, *circulation_routes, *catalog_routes]
+            *readers_routes, *circulation_routes, *catalog_routes,
+            *mp_accounts_routes]
 
 
 def make_app(deps: Deps, *, debug: bool = False) -> ShuwuApplication:

@@ -21,6 +21,9 @@ ENV_PREFIX = "SHUWU_"
 # Used only outside production so `ops/run` works with no configuration at all.
 _DEV_COOKIE_SECRET = "dev-only-cookie-secret-change-me-0123456789abcdef"
 _DEV_DATA_KEY = base64.b64encode(b"dev-only-data-key-32-bytes-long!").decode()
+# The local fake WeChat server (ops/fake_wechat) accepts these; real WeChat does not.
+DEV_WECHAT_APPID = "wx0000000000000dev"
+DEV_WECHAT_SECRET = "dev-only-wechat-secret-0123456789"
 _DEV_BLIND_INDEX_KEY = base64.b64encode(b"dev-only-blind-index-key-32bytes").decode()
 
 
@@ -60,12 +63,32 @@ class Settings(BaseModel):
     login_lockout_secs: int = Field(15 * 60, ge=1, description="how long a lock-out lasts")
     max_body_bytes: int = Field(1 * 1024 * 1024, ge=1024, description="largest request body accepted")
     shutdown_deadline_secs: float = Field(10.0, ge=0, description="time in-flight requests get on SIGTERM")
-    wechat_appid: str = Field("", description="mini-program AppID")
-    wechat_secret: str = Field("", description="mini-program AppSecret")
+    wechat_appid: str = Field("", description="mini-program AppID; required in production")
+    wechat_secret: str = Field("", description="mini-program AppSecret; required in production, never logged")
     wechat_api_base: str = Field("https://api.weixin.qq.com", description="WeChat API base URL (tests: the local fake)")
+    wechat_timeout_secs: float = Field(8.0, gt=0, description="timeout of one call to the WeChat API")
+    wechat_threads: int = Field(8, ge=1, le=64, description="threads that run wechatpy's blocking calls")
+    wechat_templates: dict[str, str] = Field(
+        default_factory=dict,
+        description="subscribe-message template ids as JSON, by event: hold_ready, due_tomorrow, overdue, "
+                    "suggestion_status, challenge_milestone, contest_result")
+    miniprogram_state: Literal["developer", "trial", "formal"] = Field(
+        "formal", description="which mini-program version a subscribe message opens")
+    wxacode_env_version: Literal["release", "trial", "develop"] = Field(
+        "release", description="which mini-program version a room QR code opens")
+    mp_session_ttl_secs: int = Field(30 * 24 * 3600, ge=60, description="lifetime of a mini-program log-in")
+    mp_login_per_minute: int = Field(20, ge=1, description="mini-program log-ins allowed per client address per minute")
+    mp_writes_per_minute: int = Field(60, ge=1, description="mini-program writes allowed per account per minute")
     outbound_timeout_secs: float = Field(10.0, gt=0, description="read timeout for outbound HTTP calls")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
     district: District = Field(JINNAN, description="the district served, as JSON (default: Jinnan, Tianjin)")
+
+    @field_validator("wechat_templates", mode="before")
+    @classmethod
+    def _templates_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
 
     @field_validator("district", mode="before")
     @classmethod
@@ -77,7 +100,8 @@ class Settings(BaseModel):
     @model_validator(mode="after")
     def _secrets(self) -> Settings:
         if self.mode == "production":
-            missing = [n for n in ("cookie_secret", "data_key", "blind_index_key") if not getattr(self, n)]
+            missing = [n for n in ("cookie_secret", "data_key", "blind_index_key", "wechat_appid", "wechat_secret")
+                       if not getattr(self, n)]
             if missing:
                 names = ", ".join(ENV_PREFIX + n.upper() for n in missing)
                 raise ValueError(f"production mode requires {names}")
@@ -87,6 +111,8 @@ class Settings(BaseModel):
                 ("cookie_secret", _DEV_COOKIE_SECRET),
                 ("data_key", _DEV_DATA_KEY),
                 ("blind_index_key", _DEV_BLIND_INDEX_KEY),
+                ("wechat_appid", DEV_WECHAT_APPID),
+                ("wechat_secret", DEV_WECHAT_SECRET),
             ):
                 if not getattr(self, name):
                     object.__setattr__(self, name, dev)
@@ -129,7 +155,7 @@ def describe_settings() -> list[tuple[str, str, str]]:
     """(variable, default, description) for every setting — the README's table and `python -m server config`."""
     rows = []
     for name, info in Settings.model_fields.items():
-        default = info.default
+        default = info.default_factory() if info.default_factory is not None else info.default  # type: ignore[call-arg]
         if isinstance(default, District):
             default = default.name
         rows.append((ENV_PREFIX + name.upper(), "" if default is None else str(default), info.description or ""))

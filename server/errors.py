@@ -79,3 +79,13 @@ class TooManyAttempts(DomainError):
 
     status = 429
     title = "尝试次数过多"
+
+
+@dataclass
+class ServiceUnavailable(DomainError):
+    """Something we depend on (WeChat, a job queue) is busy or unreachable; try again later."""
+
+    retry_after_secs: int = 0
+
+    status = 503
+    title = "服务暂不可用"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from server import idempotency
+from miniprogram_api.accounts import repo as mp_accounts_repo
+from server import idempotency, outbox
 from server.audit import repo as audit_repo
 from server.catalog import repo as catalog_repo
 from server.circulation import offline_repo
@@ -18,7 +19,8 @@ from server.storage import ensure_indexes
 
 ALL_INDEXES = (audit_repo.INDEXES, rooms_repo.INDEXES, staff_repo.INDEXES, idempotency.INDEXES, stock_repo.INDEXES,
                transfers.INDEXES, stocktake.INDEXES, targets.INDEXES,
-               readers_repo.INDEXES, circulation_repo.INDEXES, offline_repo.INDEXES, catalog_repo.INDEXES)
+               readers_repo.INDEXES, circulation_repo.INDEXES, offline_repo.INDEXES, catalog_repo.INDEXES,
+               outbox.INDEXES, mp_accounts_repo.INDEXES)
 
 
 async def ensure_all_indexes(db: AsyncDatabase) -> None:

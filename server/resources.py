@@ -14,9 +14,11 @@ from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
+from arq.connections import ArqRedis
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from miniprogram_api.wechat import WeChat
 from server.config import Settings
 from server.crypto import Cipher
 from server.indexes import ensure_all_indexes
@@ -36,6 +38,8 @@ class Deps:
     redis: aioredis.Redis
     http: httpx.AsyncClient
     cipher: Cipher
+    wechat: WeChat  # the WeChat API (wechatpy in a thread pool; access token shared through Redis)
+    jobs: ArqRedis  # the arq job queue (same Redis, raw bytes: arq pickles its jobs)
 
 
 @contextlib.asynccontextmanager
@@ -69,7 +73,14 @@ async def open_resources(
         )
         stack.push_async_callback(_closing("outbound HTTP", http.aclose))
 
-        deps = Deps(settings=settings, mongo=mongo, db=db, redis=redis, http=http, cipher=Cipher.from_settings(settings))
+        jobs = ArqRedis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        stack.push_async_callback(_closing("job queue", jobs.aclose))
+
+        wechat = WeChat.from_settings(settings, redis)
+        stack.push_async_callback(_closing("WeChat client", wechat.close))
+
+        deps = Deps(settings=settings, mongo=mongo, db=db, redis=redis, http=http, cipher=Cipher.from_settings(settings),
+                    wechat=wechat, jobs=jobs)
         if create_indexes:
             await ensure_all_indexes(db)
         yield deps

@@ -26,6 +26,10 @@ from server.resources import Deps, open_resources
 from server.seed import DEMO_PASSWORD, seed_demo
 
 _redis_dbs = itertools.cycle(range(16))
+# Subscribe-message template ids by event, as a district configures them (SHUWU_WECHAT_TEMPLATES).
+TEST_TEMPLATES = {event: f"tmpl-{event}" for event in (
+    "hold_ready", "due_tomorrow", "overdue", "suggestion_status", "challenge_milestone", "contest_result",
+    "prize_won")}
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +49,9 @@ def settings(stack: Stack, request: pytest.FixtureRequest) -> Settings:
         redis_url=f"redis://127.0.0.1:{stack.redis_port}/{next(_redis_dbs)}",
         port=0,
         shutdown_deadline_secs=2.0,
+        wechat_api_base=stack.wechat_base,
+        wechat_templates=TEST_TEMPLATES,
+        miniprogram_state="developer",
     )
 
 
@@ -102,6 +109,8 @@ async def base_url(deps: Deps) -> AsyncIterator[str]:
     await server.close_all_connections()
 
 
+# Declared binary answers (``@endpoint(media_type=...)``): QR codes, certificates, exports.
+BINARY_TYPES = ("image/png", "application/pdf", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 SECURITY_HEADERS = ("X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy", "X-Request-Id")
 
 
@@ -116,14 +125,14 @@ async def check_invariants(response: httpx.Response) -> None:
     if 300 <= response.status_code < 400:
         return
     ctype = response.headers.get("Content-Type", "")
-    if path.startswith(("/api/", "/m/api/")) or path in {"/healthz", "/readyz", "/m/sync"}:
+    if path.startswith(("/api/", "/m/api/", "/mp/")) or path in {"/healthz", "/readyz", "/m/sync"}:
         if response.status_code >= 400:
             assert ctype.startswith("application/problem+json"), f"{path}: {ctype}"
             body = response.json()
             assert {"type", "title", "status", "detail", "code", "errors"} <= body.keys(), body
             assert body["status"] == response.status_code
         elif response.status_code != 204:
-            assert ctype.startswith("application/json"), f"{path}: {ctype}"
+            assert ctype.startswith(("application/json", *BINARY_TYPES)), f"{path}: {ctype}"
     elif response.status_code != 204:
         assert ctype.startswith("text/") or ctype.startswith("image/") or "javascript" in ctype, f"{path}: {ctype}"
 

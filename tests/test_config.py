@@ -21,6 +21,8 @@ GOOD_SECRETS = {
     "SHUWU_COOKIE_SECRET": "c" * 40,
     "SHUWU_DATA_KEY": KEY_A,
     "SHUWU_BLIND_INDEX_KEY": KEY_B,
+    "SHUWU_WECHAT_APPID": "wx1234567890abcdef",
+    "SHUWU_WECHAT_SECRET": "s" * 32,
 }
 
 
@@ -65,7 +67,8 @@ def test_settings_are_frozen() -> None:
 
 def test_production_without_secrets_names_each_variable() -> None:
     message = config_error({"SHUWU_MODE": "production"})
-    for var in ("SHUWU_COOKIE_SECRET", "SHUWU_DATA_KEY", "SHUWU_BLIND_INDEX_KEY"):
+    for var in ("SHUWU_COOKIE_SECRET", "SHUWU_DATA_KEY", "SHUWU_BLIND_INDEX_KEY", "SHUWU_WECHAT_APPID",
+                "SHUWU_WECHAT_SECRET"):
         assert var in message
 
 

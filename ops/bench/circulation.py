@@ -143,7 +143,8 @@ async def run(args: argparse.Namespace) -> None:
     with temporary_stack(cache_size="4G") as stack:
         pids: dict[str, int | None] = {"server": None, "secantusd": None, "redis": None}
         for name, proc in stack.procs:
-            pids["secantusd" if name == "secantusd" else "redis"] = proc.pid
+            if name in {"secantusd", "redis-server"}:
+                pids["secantusd" if name == "secantusd" else "redis"] = proc.pid
         db_name = "shuwu_bench"
         port = free_port()
         settings = load_settings({}, mode="development", mongo_url=stack.mongo_url, mongo_db=db_name,

@@ -39,7 +39,7 @@ def http_client(base_url: str, connections: int) -> httpx.AsyncClient:
 async def issue_tokens(deps: Deps, usernames: list[str]) -> dict[str, str]:
     """A Bearer token per username, issued the way log-in does (``staff.sessions.issue``) but
     without the password check: 110 argon2 verifications would cost the set-up half a minute."""
-    from server.staff import sessions
+    from server import sessions
 
     docs = await deps.db.staff.find({"username": {"$in": usernames}}, {"username": 1}).to_list()
     tokens = {}

@@ -200,9 +200,39 @@ def _consent_record(consent: ConsentIn, actor: Actor, room: str, now: datetime) 
 
 
 def _guardian_doc(deps: Deps, guardian: GuardianIn) -> dict[str, Any]:
-    return {"name": guardian.name, "relation": guardian.relation,
-            "phone_enc": deps.cipher.encrypt(guardian.phone, context=PHONE_CONTEXT),
-            "phone_key": phone_key(deps, guardian.phone)}
+    return guardian_document(deps, name=guardian.name, relation=guardian.relation, phone=guardian.phone)
+
+
+def guardian_document(deps: Deps, *, name: str, relation: str, phone: str) -> dict[str, Any]:
+    """A stored guardian: phone encrypted, with its blind index for lookup."""
+    return {"name": name, "relation": relation, "phone_enc": deps.cipher.encrypt(phone, context=PHONE_CONTEXT),
+            "phone_key": phone_key(deps, phone)}
+
+
+def new_reader_document(deps: Deps, *, name: str, birth_year: int, birth_date: date | None, room: dict[str, Any],
+                        phone: str | None, guardian: dict[str, Any] | None, consent: dict[str, Any] | None,
+                        created_by: str, now: datetime) -> dict[str, Any]:
+    """A reader document before its card number (``insert_reader`` gives one). Shared by the
+    desk and the mini-program, so both make the same record."""
+    doc: dict[str, Any] = {
+        "name": name, "birth_year": birth_year, "birth_date": birth_date.isoformat() if birth_date else None,
+        "home_room": room["code"], "home_town": room["town"],
+        "phone_enc": deps.cipher.encrypt(phone, context=PHONE_CONTEXT) if phone else None,
+        "phone_key": phone_key(deps, phone) if phone else None,
+        "id_enc": None, "guardian": guardian, "consent": consent,
+        "blocked": None, "open_loans": {"book": 0, "audio_visual": 0},
+        "created_at": now, "created_by": created_by, "updated_at": now,
+    }
+    doc["lookup_keys"] = _lookup_keys(doc)
+    return doc
+
+
+async def insert_reader(deps: Deps, session: AsyncClientSession, doc: dict[str, Any]) -> dict[str, Any]:
+    """Insert ``doc`` with the next card number, in the caller's transaction (safe to retry)."""
+    fresh = {k: v for k, v in doc.items() if k != "_id"}
+    fresh["card_no"] = f"{deps.settings.district.code}{await repo.next_card_serial(deps.db, session):08d}"
+    fresh["_id"] = await repo.insert(deps.db, fresh, session=session)
+    return fresh
 
 
 def _lookup_keys(doc: dict[str, Any]) -> list[str]:
@@ -233,25 +263,18 @@ async def register(deps: Deps, actor: Actor, data: ReaderCreate) -> ReaderRegist
         prior = await idempotency.previous(deps.db, data.op_id, "reader_register")
         if prior is None:  # not a replay of the registration that took it
             raise _id_taken()
-    doc: dict[str, Any] = {
-        "name": data.name, "birth_year": birth_year, "birth_date": birth_date.isoformat() if birth_date else None,
-        "home_room": room["code"], "home_town": room["town"],
-        "phone_enc": deps.cipher.encrypt(data.phone, context=PHONE_CONTEXT) if data.phone else None,
-        "phone_key": phone_key(deps, data.phone) if data.phone else None,
-        "id_enc": deps.cipher.encrypt(data.id_number, context=ID_NUMBER_CONTEXT) if data.id_number else None,
-        "guardian": _guardian_doc(deps, data.guardian) if data.guardian else None,
-        "consent": _consent_record(data.consent, actor, room["code"], now) if data.consent else None,
-        "blocked": None, "open_loans": {"book": 0, "audio_visual": 0},
-        "created_at": now, "created_by": actor.username, "updated_at": now,
-    }
+    doc = new_reader_document(
+        deps, name=data.name, birth_year=birth_year, birth_date=birth_date, room=room, phone=data.phone,
+        guardian=_guardian_doc(deps, data.guardian) if data.guardian else None,
+        consent=_consent_record(data.consent, actor, room["code"], now) if data.consent else None,
+        created_by=actor.username, now=now)
+    if data.id_number:
+        doc["id_enc"] = deps.cipher.encrypt(data.id_number, context=ID_NUMBER_CONTEXT)
     if id_key:
         doc["id_key"] = id_key
-    doc["lookup_keys"] = _lookup_keys(doc)
 
     async def work(session: Any) -> dict[str, Any]:
-        fresh = {k: v for k, v in doc.items() if k != "_id"}
-        fresh["card_no"] = f"{deps.settings.district.code}{await repo.next_card_serial(deps.db, session):08d}"
-        fresh["_id"] = await repo.insert(deps.db, fresh, session=session)
+        fresh = await insert_reader(deps, session, doc)
         await audit.record(deps.db, actor, "reader.register", target_type="reader", target_id=str(fresh["_id"]),
                            room=room["code"], changes={"op_id": data.op_id, "card_no": fresh["card_no"], "child": child,
                                                        "consent_version": data.consent.version if data.consent else None},

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from server import sessions
 from server.audit import repo as audit
-from server.staff import service, sessions
+from server.staff import service
 from server.staff.models import (
     LoginIn,
     PasswordChange,

@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
+from server import sessions
 from server.audit import repo as audit
 from server.crypto import mask_phone
 from server.errors import (
@@ -28,7 +29,7 @@ from server.errors import (
 from server.ids import parse_object_id
 from server.pagination import decode_cursor, split_page
 from server.rooms import repo as rooms_repo
-from server.staff import lockout, sessions
+from server.staff import lockout
 from server.staff import repo as staff_repo
 from server.staff.models import (
     StaffCreate,

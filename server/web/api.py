@@ -47,6 +47,14 @@ class EndpointSpec:
     errors: tuple[int, ...] = field(default_factory=tuple)
     # Other statuses answered with ``response`` itself, not a problem (e.g. /readyz's 503).
     also: tuple[int, ...] = ()
+    # A mini-program reader's session is required (``MpHandler``); roles is None then.
+    reader: bool = False
+    # A non-JSON answer (e.g. "image/png", "application/pdf"): the method returns bytes.
+    media_type: str | None = None
+
+    @property
+    def public(self) -> bool:
+        return self.roles is None and not self.reader
 
 
 def endpoint(
@@ -61,30 +69,43 @@ def endpoint(
     tags: Iterable[str] = (),
     errors: Iterable[int] = (),
     also: Iterable[int] = (),
+    reader: bool = False,
+    media_type: str | None = None,
 ) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[None]]]:
     """Declare an API method. ``roles=None`` makes it public; otherwise a Bearer token
     of one of ``roles`` is required (401 without one, 403 with the wrong role).
+    ``reader=True`` (with ``roles=None``) requires a mini-program reader's session instead.
+    ``media_type`` declares a binary answer: the method returns ``bytes`` of that type.
 
     The wrapped method receives ``body=``/``query=`` already validated and returns
     an instance of ``response`` (or None for 204).
     """
     spec = EndpointSpec(
         summary=summary, roles=frozenset(roles) if roles is not None else None, body=body, query=query,
-        response=response, status=status if response is not None else 204, description=description,
-        tags=tuple(tags), errors=tuple(errors), also=tuple(also),
+        response=response, status=status if response is not None or media_type else 204, description=description,
+        tags=tuple(tags), errors=tuple(errors), also=tuple(also), reader=reader, media_type=media_type,
     )
+    if reader and spec.roles is not None:
+        raise ValueError("an endpoint is either for staff roles or for readers")
 
     def decorate(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[None]]:
         @functools.wraps(method)
         async def wrapper(self: ApiHandler, *args: str, **path: str) -> None:
             if spec.roles is not None:
                 self.require_role(spec.roles)
+            elif spec.reader:
+                await self.require_reader()
             extra: dict[str, Any] = {}
             if spec.query is not None:
                 extra["query"] = self.parse_query(spec.query)
             if spec.body is not None:
                 extra["body"] = self.parse_json_body(spec.body)
             result = await method(self, *args, **path, **extra)
+            if spec.media_type is not None:
+                self.set_status(spec.status)
+                self.set_header("Content-Type", spec.media_type)
+                self.finish(result)
+                return
             self.respond(result, spec.status)
 
         wrapper.__endpoint__ = spec  # type: ignore[attr-defined]
@@ -115,6 +136,10 @@ class ApiHandler(BaseHandler):
         if self.actor.role not in roles:
             raise Forbidden("您的角色无权进行此操作", code="role_forbidden")
         return self.actor
+
+    async def require_reader(self) -> Any:
+        """Staff handlers have no readers; ``server.web.mp.MpHandler`` overrides this."""
+        raise NotAuthenticated("请先在小程序中登录", code="not_authenticated")
 
     def parse_json_body(self, model: type[BaseModel]) -> Any:
         ctype = self.request.headers.get("Content-Type", "application/json").split(";")[0].strip().lower()

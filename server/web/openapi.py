@@ -72,7 +72,12 @@ def build_openapi(routes: list[Any], *, title: str = "shuwu 书屋 API", version
                 "required": True,
                 "content": {"application/json": {"schema": ref[(spec.body, "validation")]}},
             }
-        if spec.response is not None:
+        if spec.media_type is not None:
+            op["responses"][str(spec.status)] = {
+                "description": spec.summary,
+                "content": {spec.media_type: {"schema": {"type": "string", "contentMediaType": spec.media_type}}},
+            }
+        elif spec.response is not None:
             op["responses"][str(spec.status)] = {
                 "description": spec.summary,
                 "content": {"application/json": {"schema": ref[(spec.response, "serialization")]}},
@@ -90,6 +95,9 @@ def build_openapi(routes: list[Any], *, title: str = "shuwu 书屋 API", version
         if spec.roles is not None:
             op["security"] = [{"bearer": []}]
             errors |= {401, 403}
+        elif spec.reader:
+            op["security"] = [{"reader": []}]
+            errors |= {401, 404, 429}
         for status in sorted(errors):
             op["responses"][str(status)] = {
                 "description": "错误（problem+json）",
@@ -100,11 +108,16 @@ def build_openapi(routes: list[Any], *, title: str = "shuwu 书屋 API", version
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version,
-                 "description": "Staff API of shuwu. Errors are RFC 9457 problem+json."},
+                 "description": "shuwu's staff API (/api/v1) and mini-program API (/mp/v1). "
+                                "Errors are RFC 9457 problem+json."},
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "staff API token"},
+                "reader": {"type": "http", "scheme": "bearer",
+                           "description": "mini-program session token (POST /mp/v1/session)"},
+            },
         },
     }
 

@@ -7,10 +7,10 @@ from urllib.parse import quote, urlparse
 
 import tornado.web
 
+from server import sessions
 from server.audit import repo as audit
 from server.errors import Forbidden, NotAuthenticated
 from server.staff import service as staff_service
-from server.staff import sessions
 from server.staff.roles import ROLE_LABELS, Role
 from server.web.base import BaseHandler
 from server.web.templating import environment

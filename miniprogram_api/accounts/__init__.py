@@ -1,0 +1,1 @@
+"""Mini-program log-in, accounts, families (guardians and children) and their privacy rights."""
