@@ -4,8 +4,9 @@
 
 1. starts SecantusDB (--sync-on-commit) and redis-server (AOF) with data under ``var/``,
 2. loads the Jinnan demo data unless it is already there (``seed-demo --if-empty``),
-3. runs ``python -m server serve`` (SHUWU_PORT, default 8888) and prints the console
-   and phone URLs and the demo log-ins,
+3. runs ``python -m server serve`` (SHUWU_PORT, default 8888) and ``python -m server worker``
+   (notifications, reminders, nightly jobs), pointed at the local fake WeChat server, and
+   prints the console, phone and mini-program URLs and the demo log-ins,
 4. on Ctrl-C, SIGTERM or SIGHUP — or if any of them dies — stops everything it started in
    reverse order: the web server (graceful, SHUWU_SHUTDOWN_DEADLINE_SECS), redis-server,
    SecantusDB. The data under ``var/`` is kept for the next run.
@@ -162,6 +163,7 @@ class Demo:
         self.pids = PidFile(data_dir / ".ops-run.pids")
         self.stack: Stack | None = None
         self.serve: subprocess.Popen[str] | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
         self.stop_requested = threading.Event()
         self.listening = threading.Event()
         self.url = ""
@@ -204,13 +206,14 @@ class Demo:
         return env
 
     def start_stack(self) -> None:
-        say(f"starting SecantusDB and redis-server (data in {self._shown(self.data_dir)}) …")
+        say(f"starting SecantusDB, redis-server and the fake WeChat server (data in {self._shown(self.data_dir)}) …")
         self.stack = start_stack(self.data_dir)
         for name, proc in self.stack.procs:
             self.pids.add(name, proc.pid)
         say(
             f"SecantusDB on 127.0.0.1:{self.stack.mongo_port} (pid {self.stack.procs[0][1].pid}), "
-            f"redis-server on 127.0.0.1:{self.stack.redis_port} (pid {self.stack.procs[1][1].pid})"
+            f"redis-server on 127.0.0.1:{self.stack.redis_port} (pid {self.stack.procs[1][1].pid}), "
+            f"fake WeChat at {self.stack.wechat_base}"
         )
         if self.stop_requested.is_set():
             raise Stopping
@@ -262,6 +265,21 @@ class Demo:
                 f"the web server exited with code {serve.returncode} before listening"
             )
 
+    def start_worker(self) -> None:
+        """The background worker (notifications, reminders, nightly jobs); its log goes to a file."""
+        log = self.data_dir / "worker.log"
+        say(f"starting the background worker (python -m server worker; log in {self._shown(log)}) …")
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "server", "worker"],
+            cwd=ROOT,
+            env=self.child_env(),
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        self.pids.add("worker", self.worker.pid)
+
     def _forward_serve_output(self) -> None:
         assert self.serve is not None and self.serve.stdout is not None
         for line in self.serve.stdout:
@@ -294,6 +312,7 @@ class Demo:
             f"  console 区馆后台 (district office):    {self.url}/console/",
             f"  phone   手机页面 (room administrators): {self.url}/m/",
             f"  API:  {self.url}/api/v1/   OpenAPI: {self.url}/api/openapi.json   readiness: {self.readiness()}",
+            f"  mini-program API 小程序接口: {self.url}/mp/v1/   fake WeChat 模拟微信: {self.stack.wechat_base}",
             "",
             f"  demo log-ins (password for all: {DEMO_PASSWORD}):",
             *[f"    {username:<12} {label}" for username, label in demo_logins()],
@@ -313,6 +332,10 @@ class Demo:
                 say(
                     f"error: the web server exited on its own (code {self.serve.returncode}); stopping the rest"
                 )
+                return 1
+            if self.worker is not None and self.worker.poll() is not None:
+                say(f"error: the worker exited on its own (code {self.worker.returncode}; see "
+                    f"{self._shown(self.data_dir)}/worker.log); stopping the rest")
                 return 1
             for name, proc in self.stack.procs:
                 if proc.poll() is not None:
@@ -337,6 +360,9 @@ class Demo:
             proc.wait()
 
     def stop(self) -> None:
+        if self.worker is not None and self.worker.poll() is None:
+            say(f"stopping the worker (pid {self.worker.pid}) …")
+            self._terminate("the worker", self.worker, SERVE_STOP_MARGIN_SECS)
         if self.serve is not None and self.serve.poll() is None:
             say(f"stopping the web server (pid {self.serve.pid}) …")
             self._terminate(
@@ -366,6 +392,7 @@ class Demo:
             self.start_stack()
             self.seed()
             self.start_serve()
+            self.start_worker()
             self.banner()
             return self.watch()
         except Stopping:

@@ -1,4 +1,4 @@
-"""python -m server serve | seed-demo | create-admin | check-ledger | config
+"""python -m server serve | worker | seed-demo | create-admin | check-ledger | config
 
 Each sub-command exists because the code behind it does; later issues add theirs.
 """
@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server", description="shuwu 书屋")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the web server")
+    sub.add_parser("worker", help="run the job worker (notifications, reminders, nightly jobs)")
     seed = sub.add_parser("seed-demo", help="load the Jinnan demo data (rooms, staff)")
     seed.add_argument("--if-empty", action="store_true", help="do nothing if rooms already exist")
     admin = sub.add_parser("create-admin", help="create a district administrator account")
@@ -115,6 +116,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "serve":
         asyncio.run(serve(settings))
+    elif args.command == "worker":
+        from arq.worker import run_worker
+
+        from server.worker import worker_settings
+
+        run_worker(worker_settings(settings))  # arq: SIGTERM lets jobs in flight finish, then closes
     elif args.command == "check-ledger":
         return asyncio.run(check_ledger(settings))
     elif args.command == "seed-demo":

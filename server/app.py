@@ -7,6 +7,11 @@ from typing import Any
 import tornado.web
 
 from miniprogram_api.accounts.handlers import routes as mp_accounts_routes
+from miniprogram_api.books.handlers import routes as mp_books_routes
+from miniprogram_api.challenges.handlers import routes as mp_challenges_routes
+from miniprogram_api.contest.handlers import routes as mp_contest_routes
+from miniprogram_api.notify.handlers import routes as mp_notify_routes
+from miniprogram_api.roomcodes.handlers import routes as roomcodes_routes
 from server.audit.handlers import routes as audit_routes
 from server.catalog.handlers import routes as catalog_routes
 from server.circulation.handlers import routes as circulation_routes
@@ -40,7 +45,8 @@ def api_routes() -> list[tuple[str, type]]:
     """Every JSON route, in the order they are matched (the OpenAPI document lists these)."""
     return [*health_routes, *staff_routes, *rooms_routes, *audit_routes, *stock_routes,
             *readers_routes, *circulation_routes, *catalog_routes,
-            *mp_accounts_routes]
+            *mp_accounts_routes, *mp_books_routes, *mp_notify_routes, *roomcodes_routes,
+            *mp_contest_routes, *mp_challenges_routes]
 
 
 def make_app(deps: Deps, *, debug: bool = False) -> ShuwuApplication:

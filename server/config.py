@@ -71,13 +71,15 @@ class Settings(BaseModel):
     wechat_templates: dict[str, str] = Field(
         default_factory=dict,
         description="subscribe-message template ids as JSON, by event: hold_ready, due_tomorrow, overdue, "
-                    "suggestion_status, challenge_milestone, contest_result")
+                    "suggestion_status, challenge_milestone, contest_result, prize_won")
     miniprogram_state: Literal["developer", "trial", "formal"] = Field(
         "formal", description="which mini-program version a subscribe message opens")
     wxacode_env_version: Literal["release", "trial", "develop"] = Field(
         "release", description="which mini-program version a room QR code opens")
     mp_session_ttl_secs: int = Field(30 * 24 * 3600, ge=60, description="lifetime of a mini-program log-in")
-    mp_login_per_minute: int = Field(20, ge=1, description="mini-program log-ins allowed per client address per minute")
+    mp_login_per_minute: int = Field(
+        120, ge=1, description="mini-program log-ins allowed per client address per minute (mobile carriers "
+                               "put a whole village behind one address)")
     mp_writes_per_minute: int = Field(60, ge=1, description="mini-program writes allowed per account per minute")
     outbound_timeout_secs: float = Field(10.0, gt=0, description="read timeout for outbound HTTP calls")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")

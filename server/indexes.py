@@ -5,6 +5,11 @@ from __future__ import annotations
 from pymongo.asynchronous.database import AsyncDatabase
 
 from miniprogram_api.accounts import repo as mp_accounts_repo
+from miniprogram_api.books import suggestions_repo as mp_suggestions_repo
+from miniprogram_api.challenges import repo as mp_challenges_repo
+from miniprogram_api.contest import repo as mp_contest_repo
+from miniprogram_api.notify import credits as mp_credits
+from miniprogram_api.roomcodes import repo as roomcodes_repo
 from server import idempotency, outbox
 from server.audit import repo as audit_repo
 from server.catalog import repo as catalog_repo
@@ -20,7 +25,8 @@ from server.storage import ensure_indexes
 ALL_INDEXES = (audit_repo.INDEXES, rooms_repo.INDEXES, staff_repo.INDEXES, idempotency.INDEXES, stock_repo.INDEXES,
                transfers.INDEXES, stocktake.INDEXES, targets.INDEXES,
                readers_repo.INDEXES, circulation_repo.INDEXES, offline_repo.INDEXES, catalog_repo.INDEXES,
-               outbox.INDEXES, mp_accounts_repo.INDEXES)
+               outbox.INDEXES, mp_accounts_repo.INDEXES, mp_suggestions_repo.INDEXES, mp_credits.INDEXES, roomcodes_repo.INDEXES,
+               mp_contest_repo.INDEXES, mp_challenges_repo.INDEXES)
 
 
 async def ensure_all_indexes(db: AsyncDatabase) -> None:

@@ -55,8 +55,12 @@ def demo_logins() -> list[tuple[str, str]]:
     return [(u, labels[r]) for u, _, r, _ in FIXED_STAFF] + [("jn-xsg-001", "南华营村农家书屋管理员")]
 
 
-async def seed_demo(deps: Deps, *, if_empty: bool = False) -> SeedReport:
+async def seed_demo(deps: Deps, *, if_empty: bool = False, activities: bool = True) -> SeedReport:
+    """The Jinnan demo: 110 rooms, their administrators and the district staff, and (with
+    ``activities``) a reading challenge and a contest edition open today."""
     if if_empty and await rooms_repo.count_all(deps.db) > 0:
+        if activities:
+            await _seed_reading_activities(deps)  # added to demo data made before they existed
         return SeedReport(0, 0, skipped=True)
     rng = random.Random(2026)
     now = datetime.now(UTC)
@@ -94,4 +98,40 @@ async def seed_demo(deps: Deps, *, if_empty: bool = False) -> SeedReport:
             doc["phone_enc"] = deps.cipher.encrypt(phone, context=PHONE_CONTEXT)
         docs.append(doc)
     await staff_repo.insert_many(deps.db, docs)
+    if activities:
+        await _seed_reading_activities(deps)
     return SeedReport(len(new_rooms), len(docs))
+
+
+async def _seed_reading_activities(deps: Deps) -> None:
+    """A reading challenge and a contest edition open today, so the mini-program has something
+    to join in the demo whatever the season (the real ones run in the summer holidays)."""
+    from datetime import timedelta
+
+    from miniprogram_api.challenges.definitions import create_challenge
+    from miniprogram_api.challenges.models import ChallengeIn
+    from miniprogram_api.contest.models import ContestIn, ContestUpdate
+    from server.readers.service import local_today
+    from server.staff.roles import Actor, Role
+
+    if await deps.db["challenges"].count_documents({}) or await deps.db["contests"].count_documents({}):
+        return
+    admin = await deps.db["staff"].find_one({"username": "admin"})
+    actor = Actor(staff_id=str(admin["_id"]) if admin else "seed", username="seed-demo", name="演示数据",
+                  role=Role.DISTRICT_ADMIN)
+    today = local_today()
+    await create_challenge(deps, actor, ChallengeIn.model_validate({
+        "title": f"{today.year}年阅读打卡（演示）",
+        "description": "每读完一本书就来打卡：读满 5 本得“阅读新星”，10 本得“书香少年”，20 本得“阅读达人”。",
+        "starts_on": (today - timedelta(days=14)).isoformat(), "ends_on": (today + timedelta(days=75)).isoformat(),
+        "unit": "books", "cap_per_log": 3, "cap_per_day": 5,
+        "milestones": [{"threshold": 5, "badge": "阅读新星", "icon": "star"},
+                       {"threshold": 10, "badge": "书香少年", "icon": "book"},
+                       {"threshold": 20, "badge": "阅读达人", "icon": "trophy"}],
+        "draw": {"min_total": 5}, "status": "published"}))
+    from miniprogram_api.contest import service as contest
+
+    edition = await contest.create_contest(deps, actor, ContestIn.model_validate({
+        "year": today.year, "title": f"{today.year}年“我的书屋·我的梦”阅读实践活动（演示）",
+        "opens_on": (today - timedelta(days=7)).isoformat(), "closes_on": (today + timedelta(days=45)).isoformat()}))
+    await contest.update_contest(deps, actor, edition.id, ContestUpdate.model_validate({"status": "open"}))

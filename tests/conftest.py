@@ -52,6 +52,10 @@ def settings(stack: Stack, request: pytest.FixtureRequest) -> Settings:
         wechat_api_base=stack.wechat_base,
         wechat_templates=TEST_TEMPLATES,
         miniprogram_state="developer",
+        # Tests send many requests per minute from one address and account; the tests of the
+        # limits themselves lower these (tests/miniprogram_api/test_accounts.py).
+        mp_login_per_minute=100_000,
+        mp_writes_per_minute=100_000,
     )
 
 
@@ -94,7 +98,7 @@ async def deps(settings: Settings, command_counter: CommandCounter) -> AsyncIter
 @pytest_asyncio.fixture(scope="module")
 async def seeded(deps: Deps) -> Deps:
     """The Jinnan demo data (110 rooms, their administrators, district staff)."""
-    await seed_demo(deps)
+    await seed_demo(deps, activities=False)  # tests make the challenges and contests they need
     return deps
 
 
@@ -110,7 +114,7 @@ async def base_url(deps: Deps) -> AsyncIterator[str]:
 
 
 # Declared binary answers (``@endpoint(media_type=...)``): QR codes, certificates, exports.
-BINARY_TYPES = ("image/png", "application/pdf", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+BINARY_TYPES = ("image/png", "image/jpeg", "application/pdf", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 SECURITY_HEADERS = ("X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy", "X-Request-Id")
 
 

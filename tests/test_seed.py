@@ -96,6 +96,20 @@ async def test_seed_is_idempotent(empty) -> None:
     assert await deps.db.audit.count_documents({}) == audit_before
 
 
+async def test_the_demo_has_a_challenge_and_a_contest_open_today(empty) -> None:
+    deps = empty
+    await seed_demo(deps)
+    await seed_demo(deps, if_empty=True)
+    challenges = await deps.db.challenges.find().to_list()
+    contests = await deps.db.contests.find().to_list()
+    assert [c["status"] for c in challenges] == ["published"]
+    assert [c["status"] for c in contests] == ["open"]
+    from server.readers.service import local_today
+
+    today = local_today().isoformat()
+    assert str(challenges[0]["starts_on"])[:10] <= today <= str(challenges[0]["ends_on"])[:10]
+
+
 async def test_seed_fills_in_what_is_missing(empty) -> None:
     deps = empty
     await seed_demo(deps)
@@ -146,7 +160,8 @@ async def test_seed_demo_refuses_production(empty, if_empty) -> None:
     deps = empty
     secrets = {"SHUWU_COOKIE_SECRET": "p" * 40,
                "SHUWU_DATA_KEY": "UFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFA=",
-               "SHUWU_BLIND_INDEX_KEY": "UVFRUVFRUVFRUVFRUVFRUVFRUVFRUVFRUVFRUVFRUVE="}
+               "SHUWU_BLIND_INDEX_KEY": "UVFRUVFRUVFRUVFRUVFRUVFRUVFRUVFRUVFRUVFRUVE=",
+               "SHUWU_WECHAT_APPID": "wx1", "SHUWU_WECHAT_SECRET": "s" * 32}
     args = ["seed-demo", "--if-empty"] if if_empty else ["seed-demo"]
     result = _cli(deps, *args, SHUWU_MODE="production", **secrets)
     assert result.returncode == 2

@@ -152,12 +152,17 @@ class CardOut(BaseModel):
     phone: str = Field(description="masked")
 
 
+class RulesSection(BaseModel):
+    heading: str
+    text: str
+
+
 class ChildRules(BaseModel):
     """The children's personal information rules shown before a guardian consents."""
 
     version: str
     title: str
-    sections: list[tuple[str, str]] = Field(description="(heading, text) pairs in plain Chinese")
+    sections: list[RulesSection] = Field(description="in plain Chinese")
     retention_days: int
     contact: str
 

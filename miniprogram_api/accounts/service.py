@@ -37,6 +37,7 @@ from miniprogram_api.accounts.models import (
     RoomBrief,
     RoomList,
     RoomQuery,
+    RulesSection,
     SessionOut,
     WithdrawIn,
 )
@@ -324,7 +325,7 @@ def child_rules() -> ChildRules:
     return ChildRules(
         version=CHILD_RULES_VERSION,
         title="儿童个人信息保护规则",
-        sections=[
+        sections=[RulesSection(heading=h, text=t) for h, t in (
             ("我们收集什么", "孩子的姓名、出生年份（或日期）、所在书屋、学校和班级，以及孩子的借阅、阅读打卡、书评和参赛作品。"),
             ("为什么收集", "用于办理借阅证、借书还书、参加暑期阅读活动和“我的书屋·我的梦”征文等活动，不用于其他目的。"),
             ("谁能看到", "您和孩子所在书屋的管理员。排行榜上只显示打码后的姓名（如“张**”），您可以随时让孩子不上榜。"),
@@ -332,7 +333,7 @@ def child_rules() -> ChildRules:
             ("怎样撤回", "在“家庭”页面选择孩子，点“撤回同意”。撤回后不再记录孩子的任何新信息。"),
             ("不同意会怎样", "不同意就不会添加孩子的信息，您本人的使用不受影响。"),
             ("联系我们", "如有疑问或投诉，请联系津南区图书馆儿童个人信息保护负责人。"),
-        ],
+        )],
         retention_days=CHILD_ERASE_DAYS,
         contact="津南区图书馆 儿童个人信息保护负责人（电话见馆内公示）",
     )

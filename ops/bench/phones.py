@@ -37,7 +37,7 @@ def http_client(base_url: str, connections: int) -> httpx.AsyncClient:
 
 
 async def issue_tokens(deps: Deps, usernames: list[str]) -> dict[str, str]:
-    """A Bearer token per username, issued the way log-in does (``staff.sessions.issue``) but
+    """A Bearer token per username, issued the way log-in does (``server.sessions.issue``) but
     without the password check: 110 argon2 verifications would cost the set-up half a minute."""
     from server import sessions
 

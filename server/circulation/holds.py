@@ -14,13 +14,14 @@ which then waits for the copy to reach its pickup room (a transfer, see
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from server import idempotency
+from server import idempotency, outbox
 from server.audit import repo as audit
 from server.circulation import repo
 from server.circulation.desk import (
@@ -89,7 +90,8 @@ def active_key(reader_id: ObjectId, title_id: str) -> str:
 
 async def promote_queue(deps: Deps, session: AsyncClientSession, title_id: str, room: str, now: datetime
                         ) -> list[dict[str, Any]]:
-    """Make ready every waiting hold at ``room`` whose place in the queue has a shelf copy.
+    """Make ready every waiting hold at ``room`` whose place in the queue has a shelf copy,
+    and tell each reader (a ``hold_ready`` outbox event in the same transaction).
 
     Call it in any transaction that puts copies on a room's shelf (returns do; a
     transfer's arrival should). Returns the holds made ready.
@@ -104,7 +106,29 @@ async def promote_queue(deps: Deps, session: AsyncClientSession, title_id: str, 
     ids = [ObjectId(h.hold_id) for h in ready]
     changes = {"status": "ready", "ready_at": now, "expires_at": utc(pickup_deadline(now, deps.settings.district.lending))}
     await repo.set_holds(deps.db, session, ids, changes, only_status=["waiting"])
-    return [{**d, **changes} for d in docs if d["_id"] in ids]
+    made_ready = [{**d, **changes} for d in docs if d["_id"] in ids]
+    await announce_ready(deps, session, made_ready, now)
+    return made_ready
+
+
+async def announce_ready(deps: Deps, session: AsyncClientSession | None, made_ready: list[dict[str, Any]],
+                         now: datetime) -> None:
+    """Record a ``hold_ready`` event (key: the hold id) for each hold just made ready: the
+    title, the pick-up room and the last day to collect it. Recording twice is one event."""
+    if not made_ready:
+        return
+    titles = await titles_by_id(deps, [h["title_id"] for h in made_ready])
+    rooms = {code: await rooms_repo.by_code(deps.db, code) for code in {h["pickup_room"] for h in made_ready}}
+    for hold in made_ready:
+        if hold.get("reader_id") is None:
+            continue
+        room = rooms.get(hold["pickup_room"])
+        await outbox.record(
+            deps.db, session, event="hold_ready", key=str(hold["_id"]), reader_id=hold["reader_id"],
+            data={"thing1": str(titles.get(hold["title_id"], {}).get("title") or hold["title_id"]),
+                  "thing2": room["name"] if room else hold["pickup_room"],
+                  "time3": local_day_text(hold["expires_at"])},
+            page="pages/holds/index", now=now)
 
 
 async def route_returned_copy(deps: Deps, session: AsyncClientSession, *, room: dict[str, Any], title_id: str,
@@ -145,86 +169,142 @@ async def route_returned_copy(deps: Deps, session: AsyncClientSession, *, room: 
     )
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Who asks for a hold, a cancellation or a renewal.
+
+    With ``actor`` a staff member at a desk asks: the write is audited as theirs. Without
+    one the reader asks (the mini-program, ``label`` "mp:<account id>") or the system on
+    their behalf: ``label`` is kept on the document (``placed_by``, ``cancelled_by``) and
+    there is no staff audit entry. ``subject`` is how refusals name the reader ("该读者" to
+    an administrator, the family member's name in the mini-program).
+    """
+
+    label: str
+    actor: Actor | None = None
+    subject: str = "该读者"
+
+    @classmethod
+    def staff(cls, actor: Actor) -> Origin:
+        return cls(label=actor.username, actor=actor)
+
+    @classmethod
+    def reader(cls, account_id: ObjectId | str, subject: str) -> Origin:
+        return cls(label=f"mp:{account_id}", subject=subject)
+
+
 async def place_hold(deps: Deps, actor: Actor, data: HoldIn) -> HoldPlaced:
-    """A reader asks for a title at a pickup room in the actor's scope.
+    """A reader asks at a desk for a title at a pickup room in the actor's scope.
 
     Raises InvalidInput (unknown card, title or room), Forbidden (room out of scope),
-    RuleViolation (periodical, blocked reader, too many holds), Conflict (already held or
-    borrowed by this reader; a copy is on the pickup room's shelf — lend it instead).
+    and whatever ``place_hold_for`` raises.
     """
     room = await desk_room(deps, actor, data.pickup_room, loc=("body", "pickup_room"))
     title = await catalog_title(deps, data.title_id)
     reader = await reader_by_card(deps, data.card_no)
+    return await place_hold_for(deps, reader=reader, room=room, title=title, op_key=data.op_id, op_id=data.op_id,
+                                kind="hold", origin=Origin.staff(actor))
+
+
+async def place_hold_for(deps: Deps, *, reader: dict[str, Any], room: dict[str, Any], title: dict[str, Any],
+                         op_key: str, op_id: str, kind: str, origin: Origin) -> HoldPlaced:
+    """The one way a hold is placed, from a desk or from the mini-program.
+
+    ``reader`` is the card holder's document, ``room`` the (active) pickup room, ``title``
+    the catalog entry (``desk.catalog_title``). ``op_key`` is the idempotency key (a
+    mini-program op_id namespaced by the account), ``op_id`` what the answer echoes.
+    Raises RuleViolation (periodical, blocked reader, too many holds), Conflict (already
+    held or borrowed by this reader; a copy is free on the pickup room's shelf — borrow it
+    instead). Audited only when a staff member placed it.
+    """
     rules = deps.settings.district.lending
     name = title["title"]
+    who = origin.subject
+    title_id = title["_id"]
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
         now = db_now()
         if title["format"] == "periodical" and rules.periodicals_in_room_only:
             raise RuleViolation(f"《{name}》是报刊，只能在书屋内阅读，不能预约", code="periodical_in_room_only")
         fresh = await readers_repo.by_id(deps.db, reader["_id"], session=session)
-        assert fresh is not None
+        if fresh is None:
+            raise Conflict("这张借阅证已注销，不能预约", code="card_closed")
         if fresh.get("blocked"):
-            raise RuleViolation(f"该读者已被停借（{fresh['blocked']['reason']}），不能预约", code="reader_blocked")
+            raise RuleViolation(f"{who}已被停借（{fresh['blocked']['reason']}），不能预约", code="reader_blocked")
         active = await repo.reader_active_holds(deps.db, session, reader["_id"])
-        if any(h["title_id"] == data.title_id for h in active):
-            raise Conflict(f"该读者已经预约了《{name}》", code="hold_exists")
+        if any(h["title_id"] == title_id for h in active):
+            raise Conflict(f"{who}已经预约了《{name}》", code="hold_exists")
         if len(active) >= MAX_ACTIVE_HOLDS:
             raise RuleViolation(f"每位读者同时最多预约 {MAX_ACTIVE_HOLDS} 种书", code="hold_limit_reached")
-        if await repo.open_loans_for(deps.db, session, title_id=data.title_id, reader_id=reader["_id"], limit=1):
-            raise Conflict(f"该读者正借着《{name}》", code="already_borrowed")
-        holding = await repo.shelf(deps.db, session, room["code"], data.title_id)
-        queue = await repo.queue_at(deps.db, session, data.title_id, room["code"])
+        if await repo.open_loans_for(deps.db, session, title_id=title_id, reader_id=reader["_id"], limit=1):
+            raise Conflict(f"{who}正借着《{name}》", code="already_borrowed")
+        holding = await repo.shelf(deps.db, session, room["code"], title_id)
+        queue = await repo.queue_at(deps.db, session, title_id, room["code"])
         if (holding["on_shelf"] if holding else 0) - len(queue) >= 1:
-            raise Conflict(f"{room['name']}有在架可借的《{name}》，请直接办理借阅", code="available_on_shelf")
-        doc = {"reader_id": reader["_id"], "title_id": data.title_id, "pickup_room": room["code"],
-               "status": "waiting", "placed_at": now, "placed_by": actor.username, "ready_at": None,
-               "expires_at": None, "routed_from": None, "loan_id": None, "closed_at": None, "op_id": data.op_id,
-               "active_key": active_key(reader["_id"], data.title_id)}
+            todo = "请直接办理借阅" if origin.actor else "不用预约，请直接到书屋借阅"
+            raise Conflict(f"{room['name']}有在架可借的《{name}》，{todo}", code="available_on_shelf")
+        doc = {"reader_id": reader["_id"], "title_id": title_id, "pickup_room": room["code"],
+               "status": "waiting", "placed_at": now, "placed_by": origin.label, "ready_at": None,
+               "expires_at": None, "routed_from": None, "loan_id": None, "closed_at": None, "op_id": op_key,
+               "active_key": active_key(reader["_id"], title_id)}
         doc["_id"] = await repo.insert_hold(deps.db, session, doc)
-        elsewhere = await repo.shelves_elsewhere(deps.db, session, data.title_id, room["code"], limit=ELSEWHERE_SHOWN)
-        await audit.record(deps.db, actor, "hold.place", target_type="hold", target_id=str(doc["_id"]),
-                           room=room["code"], changes={"op_id": data.op_id, "title_id": data.title_id,
-                                                       "reader_id": str(reader["_id"])}, session=session)
-        out = HoldPlaced(op_id=data.op_id, replayed=False, hold=hold_out(doc, fresh, name),
+        elsewhere = await repo.shelves_elsewhere(deps.db, session, title_id, room["code"], limit=ELSEWHERE_SHOWN)
+        if origin.actor is not None:
+            await audit.record(deps.db, origin.actor, "hold.place", target_type="hold", target_id=str(doc["_id"]),
+                               room=room["code"], changes={"op_id": op_id, "title_id": title_id,
+                                                           "reader_id": str(reader["_id"])}, session=session)
+        out = HoldPlaced(op_id=op_id, replayed=False, hold=hold_out(doc, fresh, name),
                          queue_position=len(queue) + 1,
                          available_elsewhere=[RoomCopies(room=h["room"], on_shelf=h["on_shelf"]) for h in elsewhere])
         return out.model_dump(mode="json")
 
     try:
         result, replayed = await idempotency.run_once(
-            deps.db, deps.mongo, op_id=data.op_id, kind="hold", room=room["code"], actor=actor.username, work=work)
+            deps.db, deps.mongo, op_id=op_key, kind=kind, room=room["code"], actor=origin.label, work=work)
     except DuplicateKeyError:  # the same reader and title held at the same moment from another desk
-        raise Conflict(f"该读者已经预约了《{name}》", code="hold_exists") from None
+        raise Conflict(f"{who}已经预约了《{name}》", code="hold_exists") from None
     return HoldPlaced.model_validate(stored(result, replayed))
 
 
 async def cancel_hold(deps: Deps, actor: Actor, hold_id: str, data: HoldCancelIn) -> HoldCancelled:
-    """Cancel an active hold (the pickup room's scope). Conflict if it has already ended.
-    A ready hold's copy goes to the next reader in the queue, or back to the shelf."""
+    """Cancel an active hold (the pickup room's scope). NotFound for an unknown hold;
+    otherwise as ``cancel_hold_for``."""
     oid = parse_object_id(hold_id, loc=("path", "hold_id"))
     hold = await repo.hold_by_id(deps.db, oid)
     if hold is None:
         raise NotFound("没有这条预约", code="hold_not_found")
-    room = await desk_room(deps, actor, hold["pickup_room"])
+    await desk_room(deps, actor, hold["pickup_room"])
+    return await cancel_hold_for(deps, hold, reason=data.reason, op_key=data.op_id, op_id=data.op_id,
+                                 kind="hold_cancel", origin=Origin.staff(actor))
+
+
+async def cancel_hold_for(deps: Deps, hold: dict[str, Any], *, reason: str, op_key: str, op_id: str, kind: str,
+                          origin: Origin) -> HoldCancelled:
+    """The one way a hold is cancelled, from a desk or by its reader. Conflict if it has
+    already ended. A ready hold's copy goes to the next reader in the queue, or back to the
+    shelf. Audited only when a staff member cancelled it."""
+    oid = hold["_id"]
+    pickup = hold["pickup_room"]
 
     async def work(session: AsyncClientSession) -> dict[str, Any]:
         now = db_now()
         doc = await repo.update_hold(
-            deps.db, session, oid, {"status": "cancelled", "closed_at": now, "cancel_reason": data.reason,
-                                    "cancelled_by": actor.username, "active_key": None}, only_status=repo.ACTIVE)
+            deps.db, session, oid, {"status": "cancelled", "closed_at": now, "cancel_reason": reason,
+                                    "cancelled_by": origin.label, "active_key": None}, only_status=repo.ACTIVE)
         if doc is None:
             raise Conflict("这条预约已经结束，不能取消", code="hold_closed")
-        await promote_queue(deps, session, doc["title_id"], room["code"], now)
-        await audit.record(deps.db, actor, "hold.cancel", target_type="hold", target_id=hold_id, room=room["code"],
-                           changes={"op_id": data.op_id, "reason": data.reason,
-                                    "reader_id": str(doc["reader_id"])}, session=session)
-        reader = await readers_repo.by_id(deps.db, doc["reader_id"], session=session)
+        await promote_queue(deps, session, doc["title_id"], pickup, now)
+        if origin.actor is not None:
+            await audit.record(deps.db, origin.actor, "hold.cancel", target_type="hold", target_id=str(oid),
+                               room=pickup, changes={"op_id": op_id, "reason": reason,
+                                                     "reader_id": str(doc["reader_id"])}, session=session)
+        reader = await readers_repo.by_id(deps.db, doc["reader_id"], session=session) if doc.get(
+            "reader_id") else None
         title = (await titles_by_id(deps, [doc["title_id"]])).get(doc["title_id"], {}).get("title")
-        return HoldCancelled(op_id=data.op_id, replayed=False, hold=hold_out(doc, reader, title)).model_dump(mode="json")
+        return HoldCancelled(op_id=op_id, replayed=False, hold=hold_out(doc, reader, title)).model_dump(mode="json")
 
     result, replayed = await idempotency.run_once(
-        deps.db, deps.mongo, op_id=data.op_id, kind="hold_cancel", room=room["code"], actor=actor.username, work=work)
+        deps.db, deps.mongo, op_id=op_key, kind=kind, room=pickup, actor=origin.label, work=work)
     return HoldCancelled.model_validate(stored(result, replayed))
 
 

@@ -45,7 +45,7 @@ from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
 
 from server.audit import repo as audit
-from server.circulation import offline_repo
+from server.circulation import holds, offline_repo
 from server.circulation.desk import brief, titles_by_id
 from server.circulation.offline_models import (
     ConflictOut,
@@ -316,8 +316,10 @@ async def _apply_chunk(deps: Deps, chunk: list[PendingOp], rooms: dict[str, dict
 
     async def txn(session: AsyncClientSession) -> dict[tuple[str, int], dict[str, Any]]:
         snapshot = await offline_repo.load_snapshot(deps.db, session, chunk, rooms)
-        plan = plan_ops(snapshot, chunk, rules, db_now())
+        plan_now = db_now()
+        plan = plan_ops(snapshot, chunk, rules, plan_now)
         await offline_repo.write_plan(deps.db, session, plan)
+        await holds.announce_ready(deps, session, plan.made_ready, plan_now)  # "your hold is ready"
         return plan.outcomes
 
     for attempt in range(CHUNK_ATTEMPTS):

@@ -464,6 +464,7 @@ class Planner:
                 if str(hold["_id"]) in ready:
                     hold.update(status="ready", ready_at=self.now, expires_at=expires)
                     self._touch_hold(hold)
+                    self.plan.made_ready.append(hold)
         for loan_id, loan in self.changed_loans.items():
             self.plan.loan_updates.append((
                 {"_id": loan_id, "returned_at": None, "renewals": self.original[loan_id]},

@@ -65,6 +65,7 @@ class Plan:
     loan_updates: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)  # (filter, $set)
     reader_incs: dict[ObjectId, Counter[str]] = field(default_factory=dict)
     hold_updates: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    made_ready: list[dict[str, Any]] = field(default_factory=list)  # holds the chunk made ready (to announce)
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     conflict_updates: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)

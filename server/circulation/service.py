@@ -256,14 +256,28 @@ async def return_item(deps: Deps, actor: Actor, room_code: str, data: ReturnIn) 
 async def renew(deps: Deps, actor: Actor, loan_id: str, data: RenewIn) -> RenewOut:
     """Extend an open loan at a desk in the actor's scope (default: the lending room).
 
-    Raises NotFound (loan), RuleViolation (renewal limit, overdue, blocked, a hold is
-    waiting for the title), Conflict (already returned).
+    Raises NotFound (loan), Forbidden (desk out of scope), and whatever ``renew_loan`` raises.
     """
     oid = parse_object_id(loan_id, loc=("path", "loan_id"))
     loan = await repo.loan_by_id(deps.db, oid)
     if loan is None:
         raise NotFound("没有这条借阅记录", code="loan_not_found")
     desk = await desk_room(deps, actor, data.room or loan["room"], loc=("body", "room") if data.room else None)
+    return await renew_loan(deps, loan, op_key=data.op_id, op_id=data.op_id, room=desk["code"],
+                            origin=holds.Origin.staff(actor))
+
+
+async def renew_loan(deps: Deps, loan: dict[str, Any], *, op_key: str, op_id: str, room: str,
+                     origin: holds.Origin, kind: str = "renew") -> RenewOut:
+    """The one renewal, from a desk or by the reader in the mini-program (``rules.check_renew``).
+
+    ``op_key`` is the idempotency key (a mini-program op_id namespaced by the account),
+    ``op_id`` what the answer echoes, ``room`` where it is recorded (the desk, or the
+    lending room). Raises RuleViolation (renewal limit, overdue, blocked, a hold is
+    waiting for the title), Conflict (already returned; changed meanwhile). Audited only
+    when a staff member renewed it.
+    """
+    oid = loan["_id"]
     rules = deps.settings.district.lending
     name = (await titles_by_id(deps, [loan["title_id"]])).get(loan["title_id"], {}).get("title") or loan["title_id"]
 
@@ -281,22 +295,23 @@ async def renew(deps: Deps, actor: Actor, loan_id: str, data: RenewIn) -> RenewO
                     hold_waiting=await repo.waiting_hold_exists(deps.db, session, current["title_id"]))
         due = utc(renewed_due_date(current["due_at"], now, rules))
         updated = await repo.renew_loan(deps.db, session, oid, renewals=current["renewals"], due_at=due, at=now,
-                                        op_id=data.op_id)
+                                        op_id=op_key)
         if updated is None:
             raise Conflict("这条借阅刚刚被修改，请刷新后重试", code="loan_changed")
         await repo.bump_stats(deps.db, session, room=current["room"], month=month_key(now), fmt=current["format"],
                               category=current.get("category", "未分类"), age_group=current.get("age_group", "adult"),
                               field="renewals")
-        await audit.record(deps.db, actor, "loan.renew", target_type="loan", target_id=loan_id, room=desk["code"],
-                           changes={"op_id": data.op_id, "due_at": due.isoformat(),
-                                    "reader_id": str(current["reader_id"]) if current.get("reader_id") else None},
-                           session=session)
-        out = RenewOut(op_id=data.op_id, replayed=False, loan=loan_out(updated, reader, name, now),
+        if origin.actor is not None:
+            await audit.record(deps.db, origin.actor, "loan.renew", target_type="loan", target_id=str(oid), room=room,
+                               changes={"op_id": op_id, "due_at": due.isoformat(),
+                                        "reader_id": str(current["reader_id"]) if current.get("reader_id") else None},
+                               session=session)
+        out = RenewOut(op_id=op_id, replayed=False, loan=loan_out(updated, reader, name, now),
                        message=f"已续借《{name}》，请于{local_day_text(due)}前归还")
         return out.model_dump(mode="json")
 
     result, replayed = await idempotency.run_once(
-        deps.db, deps.mongo, op_id=data.op_id, kind="renew", room=desk["code"], actor=actor.username, work=work)
+        deps.db, deps.mongo, op_id=op_key, kind=kind, room=room, actor=origin.label, work=work)
     return RenewOut.model_validate(stored(result, replayed))
 
 

@@ -36,6 +36,12 @@ def _endpoints(routes: list[Any]) -> list[tuple[str, list[str], str, type, Endpo
     return found
 
 
+def _package(handler: type) -> str:
+    """The package a handler belongs to ("rooms", "accounts", …): handler names repeat across packages."""
+    parts = handler.__module__.split(".")
+    return parts[-2] if len(parts) > 1 else parts[0]
+
+
 def build_openapi(routes: list[Any], *, title: str = "shuwu 书屋 API", version: str = "0.1.0") -> dict[str, Any]:
     endpoints = _endpoints(routes)
     models: list[tuple[type[BaseModel], Any]] = [(Problem, "serialization")]
@@ -59,7 +65,7 @@ def build_openapi(routes: list[Any], *, title: str = "shuwu 书屋 API", version
             for name, prop in qschema.get("properties", {}).items():
                 params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
         op: dict[str, Any] = {
-            "operationId": f"{handler.__name__}.{method}",
+            "operationId": f"{_package(handler)}.{handler.__name__}.{method}",
             "summary": spec.summary,
             "tags": list(spec.tags),
             "parameters": params,

@@ -348,6 +348,10 @@ async def test_holds_are_met_and_promoted_by_offline_operations(seeded: Deps) ->
     holds = {str(h["reader_id"]): h for h in await seeded.db.holds.find({"title_id": title}).to_list()}
     assert holds[borrower["id"]]["status"] == "fulfilled" and str(holds[borrower["id"]]["loan_id"]) == out.outcomes[0].loan_id
     assert holds[waiter["id"]]["status"] == "ready" and holds[waiter["id"]]["expires_at"]
+    # The waiting reader hears about it, like after a return at the desk.
+    event = await seeded.db.notifications.find_one({"_id": f"hold_ready:{holds[waiter['id']]['_id']}"})
+    assert event is not None and event["reader_id"] == ObjectId(waiter["id"]) and event["status"] == "pending"
+    assert await seeded.db.notifications.count_documents({"reader_id": ObjectId(borrower["id"])}) == 0
 
 
 # -- validation and storage ---------------------------------------------------------------------------

@@ -7,15 +7,23 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from bson import ObjectId
 
 from miniprogram_api.accounts.models import CHILD_RULES_VERSION
 from miniprogram_api.accounts.privacy import erase_withdrawn_children
 from ops.fake_wechat.client import FakeWeChatControl
+from server.config import Settings
 from server.resources import Deps
 from server.storage import db_now
 from tests.conftest import Session
 from tests.miniprogram_api.conftest import HOME_ROOM, AddChild, MakeUser, mp_login, op_id
+
+
+@pytest.fixture(scope="module")
+def settings(settings: Settings) -> Settings:
+    """The production limits on log-ins and writes, which the test stack raises for other modules."""
+    return settings.model_copy(update={"mp_login_per_minute": 20, "mp_writes_per_minute": 60})
 
 
 def _child_body(**changes: Any) -> dict[str, Any]:

@@ -195,7 +195,9 @@ async def test_token_is_fetched_once_for_all_instances(
     assert len(set(tokens)) == 1
     assert after.get("/cgi-bin/stable_token", 0) - before.get("/cgi-bin/stable_token", 0) == 1
     assert after.get("/cgi-bin/token", 0) == before.get("/cgi-bin/token", 0)
-    assert 7200 - 300 - 5 <= await deps.redis.ttl(ACCESS_TOKEN_KEY) <= 7200 - 300
+    # Kept 5 minutes less than WeChat gives it (a stable token fetched earlier in the session
+    # comes back with what is left of its two hours).
+    assert 0 < await deps.redis.ttl(ACCESS_TOKEN_KEY) <= 7200 - 300
 
 
 async def test_classic_token_when_stable_token_fails(

@@ -1,4 +1,4 @@
-"""Log-in sessions and lock-out counters in the real Redis (server/staff/sessions.py, lockout.py)."""
+"""Log-in sessions and lock-out counters in the real Redis (server/sessions.py, server/staff/lockout.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from server.errors import TooManyAttempts
-from server.staff import lockout, sessions
+from server import sessions
+from server.staff import lockout
 from tests.conftest import login
 
 

@@ -126,7 +126,9 @@ def test_operation_matches_its_declaration(document: dict[str, Any], endpoint: E
         assert schema.get("additionalProperties") is False, "unknown fields are refused, so say so"
 
     responses = op["responses"]
-    if spec.response is None:
+    if spec.media_type is not None:
+        assert list(responses[str(spec.status)]["content"]) == [spec.media_type]
+    elif spec.response is None:
         assert "204" in responses and "content" not in responses["204"]
     else:
         schema = _schema_of(document, responses[str(spec.status)]["content"], "application/json")
@@ -140,6 +142,9 @@ def test_operation_matches_its_declaration(document: dict[str, Any], endpoint: E
     if spec.roles is not None:
         expected_errors |= {401, 403}
         assert op["security"] == [{"bearer": []}]
+    elif spec.reader:
+        expected_errors |= {401, 404, 429}
+        assert op["security"] == [{"reader": []}]
     else:
         assert "security" not in op
     documented_errors = {int(s) for s in responses if int(s) >= 400}
@@ -209,9 +214,10 @@ async def fuzz_admin(client: httpx.AsyncClient, as_role: dict[str, Session]) -> 
     return session
 
 
-async def test_schemathesis_finds_nothing(base_url: str, fuzz_admin: Session, tmp_path: Path) -> None:
+async def _fuzz(base_url: str, token: str, tmp_path: Path, own_id: str, selection: list[str],
+                exclusions: list[str], expected: int) -> None:
     hooks = tmp_path / "st_hooks.py"
-    hooks.write_text(HOOKS.format(own_id=fuzz_admin.staff["id"]))
+    hooks.write_text(HOOKS.format(own_id=own_id))
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
     st = Path(sys.executable).with_name("st")
@@ -223,10 +229,8 @@ async def test_schemathesis_finds_nothing(base_url: str, fuzz_admin: Session, tm
         # refused with 4xx on purpose. Everything else — server errors, schema and content-type
         # conformance, undocumented statuses, 405s without Allow, ignored auth — must pass.
         "--exclude-checks", "positive_data_acceptance",
-        "-H", f"Authorization: Bearer {fuzz_admin.token}",
-        # These would end the fuzzing session (its own password, its own token).
-        "--exclude-path", "/api/v1/auth/password",
-        "--exclude-operation-id", "TokenHandler.delete",
+        "-H", f"Authorization: Bearer {token}",
+        *selection, *exclusions,
         "--max-examples", str(FUZZ_MAX_EXAMPLES), "--seed", str(FUZZ_SEED),
         "--request-timeout", "30", "--workers", "2",
     ]
@@ -242,8 +246,46 @@ async def test_schemathesis_finds_nothing(base_url: str, fuzz_admin: Session, tm
         raise
     text = output.decode(errors="replace")
     assert proc.returncode == 0, text[-12000:]
-    # It saw every operation but the two left out, and sent a fair number of requests.
+    # It saw every operation but those left out, and sent a fair number of requests.
     selected = re.search(r"Operations:\s+(\d+) selected / (\d+) total", text)
-    assert selected and (int(selected[1]), int(selected[2])) == (len(ENDPOINTS) - 2, len(ENDPOINTS)), text[:2000]
+    assert selected and (int(selected[1]), int(selected[2])) == (expected, len(ENDPOINTS)), text[:2000]
     generated = re.search(r"(\d+) generated", text)
-    assert generated and int(generated[1]) >= 10 * len(ENDPOINTS), text[-3000:]
+    assert generated and int(generated[1]) >= 10 * expected, text[-3000:]
+
+
+MP = [e for e in ENDPOINTS if e.path.startswith("/mp/")]
+
+
+async def test_schemathesis_finds_nothing(base_url: str, fuzz_admin: Session, tmp_path: Path) -> None:
+    """The staff API, as a district administrator."""
+    await _fuzz(base_url, fuzz_admin.token, tmp_path, fuzz_admin.staff["id"],
+                ["--exclude-path-regex", "^/mp/"],
+                # These would end the fuzzing session (its own password, its own token).
+                ["--exclude-path", "/api/v1/auth/password", "--exclude-operation-id", "staff.TokenHandler.delete"],
+                expected=len(ENDPOINTS) - len(MP) - 2)
+
+
+@pytest.fixture(scope="module")
+async def fuzz_reader(client: httpx.AsyncClient, stack: Any) -> str:
+    """A mini-program reader of its own (logged in through the fake WeChat) with a profile."""
+    from ops.fake_wechat.client import FakeWeChatControl
+
+    async with FakeWeChatControl(stack.wechat_base) as fake:
+        code = await fake.login_code("o-fuzz-reader")
+    response = await client.post("/mp/v1/session", json={"code": code})
+    assert response.status_code == 201, response.text
+    token = response.json()["token"]
+    profile = await client.put("/mp/v1/me/profile", headers={"Authorization": f"Bearer {token}"},
+                               json={"name": "模糊测试", "birth_year": 1990, "home_room": "JN-XSG-001"})
+    assert profile.status_code == 200, profile.text
+    return str(token)
+
+
+async def test_schemathesis_finds_nothing_in_the_miniprogram_api(base_url: str, fuzz_reader: str,
+                                                                 seeded: Any, tmp_path: Path) -> None:
+    """The mini-program API, as a logged-in reader."""
+    await _fuzz(base_url, fuzz_reader, tmp_path, "", ["--include-path-regex", "^/mp/"],
+                # These would end the fuzzing session (log-out, deleting the account).
+                ["--exclude-operation-id", "accounts.SessionHandler.delete",
+                 "--exclude-operation-id", "accounts.MeHandler.delete"],
+                expected=len(MP) - 2)

@@ -1,0 +1,1 @@
+"""Reader notifications: subscribe-message credits, the sender the arq worker runs, reminders."""

@@ -1,0 +1,1 @@
+"""Per-room mini-program codes (getwxacodeunlimit), the room landing page and check-ins."""
