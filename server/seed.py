@@ -55,12 +55,13 @@ def demo_logins() -> list[tuple[str, str]]:
     return [(u, labels[r]) for u, _, r, _ in FIXED_STAFF] + [("jn-xsg-001", "南华营村农家书屋管理员")]
 
 
-async def seed_demo(deps: Deps, *, if_empty: bool = False, activities: bool = True) -> SeedReport:
+async def seed_demo(deps: Deps, *, if_empty: bool = False, content: bool = True) -> SeedReport:
     """The Jinnan demo: 110 rooms, their administrators and the district staff, and (with
-    ``activities``) a reading challenge and a contest edition open today."""
+    ``content``) a small catalogue on the rooms' shelves, a reading challenge and a contest
+    edition open today."""
     if if_empty and await rooms_repo.count_all(deps.db) > 0:
-        if activities:
-            await _seed_reading_activities(deps)  # added to demo data made before they existed
+        if content:
+            await _seed_content(deps)  # added to demo data made before it existed
         return SeedReport(0, 0, skipped=True)
     rng = random.Random(2026)
     now = datetime.now(UTC)
@@ -98,9 +99,46 @@ async def seed_demo(deps: Deps, *, if_empty: bool = False, activities: bool = Tr
             doc["phone_enc"] = deps.cipher.encrypt(phone, context=PHONE_CONTEXT)
         docs.append(doc)
     await staff_repo.insert_many(deps.db, docs)
-    if activities:
-        await _seed_reading_activities(deps)
+    if content:
+        await _seed_content(deps)
     return SeedReport(len(new_rooms), len(docs))
+
+
+def _seed_actor(admin: dict[str, Any] | None) -> Any:
+    from server.staff.roles import Actor, Role
+
+    return Actor(staff_id=str(admin["_id"]) if admin else "seed", username="seed-demo", name="演示数据",
+                 role=Role.DISTRICT_ADMIN)
+
+
+async def _seed_content(deps: Deps) -> None:
+    await _seed_catalogue(deps)
+    await _seed_reading_activities(deps)
+
+
+async def _seed_catalogue(deps: Deps) -> None:
+    """The demo titles in the catalogue and 15–25 of them on every active room's shelves
+    (received through the stock ledger, once: the op_ids are fixed)."""
+    from server.catalog.demo_titles import demo_title_inputs
+    from server.catalog.models import TitleInput
+    from server.catalog.service import title_document
+    from server.stock import service as stock
+    from server.stock.models import ReceiptIn
+
+    inputs = [TitleInput.model_validate(t) for t in demo_title_inputs()]
+    ids = [t.isbn for t in inputs]
+    have = {d["_id"] for d in await deps.db["titles"].find({"_id": {"$in": ids}}, {"_id": 1}).to_list()}
+    fresh = [{**title_document(t, t.isbn), "demo": True} for t in inputs if t.isbn not in have]  # type: ignore[arg-type]
+    if fresh:
+        await deps.db["titles"].insert_many(fresh)
+    actor = _seed_actor(await deps.db["staff"].find_one({"username": "admin"}))
+    rng = random.Random(2026)
+    rooms = await deps.db["rooms"].find({"status": "active"}, {"code": 1}).sort("code", 1).to_list()
+    for room in rooms:
+        chosen = rng.sample(ids, rng.randint(15, 25))
+        lines = [{"title_id": t, "quantity": rng.choice((1, 1, 2))} for t in chosen]
+        await stock.receive(deps, actor, room["code"], ReceiptIn.model_validate(
+            {"op_id": f"demo-stock-{room['code']}", "reference": "演示数据", "lines": lines}))
 
 
 async def _seed_reading_activities(deps: Deps) -> None:
@@ -112,13 +150,10 @@ async def _seed_reading_activities(deps: Deps) -> None:
     from miniprogram_api.challenges.models import ChallengeIn
     from miniprogram_api.contest.models import ContestIn, ContestUpdate
     from server.readers.service import local_today
-    from server.staff.roles import Actor, Role
 
     if await deps.db["challenges"].count_documents({}) or await deps.db["contests"].count_documents({}):
         return
-    admin = await deps.db["staff"].find_one({"username": "admin"})
-    actor = Actor(staff_id=str(admin["_id"]) if admin else "seed", username="seed-demo", name="演示数据",
-                  role=Role.DISTRICT_ADMIN)
+    actor = _seed_actor(await deps.db["staff"].find_one({"username": "admin"}))
     today = local_today()
     await create_challenge(deps, actor, ChallengeIn.model_validate({
         "title": f"{today.year}年阅读打卡（演示）",

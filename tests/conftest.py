@@ -98,7 +98,7 @@ async def deps(settings: Settings, command_counter: CommandCounter) -> AsyncIter
 @pytest_asyncio.fixture(scope="module")
 async def seeded(deps: Deps) -> Deps:
     """The Jinnan demo data (110 rooms, their administrators, district staff)."""
-    await seed_demo(deps, activities=False)  # tests make the challenges and contests they need
+    await seed_demo(deps, content=False)  # tests make the challenges and contests they need
     return deps
 
 

@@ -110,6 +110,23 @@ async def test_the_demo_has_a_challenge_and_a_contest_open_today(empty) -> None:
     assert str(challenges[0]["starts_on"])[:10] <= today <= str(challenges[0]["ends_on"])[:10]
 
 
+async def test_the_demo_rooms_have_books_on_their_shelves(empty) -> None:
+    deps = empty
+    await seed_demo(deps)
+    titles = await deps.db.titles.count_documents({"demo": True})
+    moves = await deps.db.stock_moves.count_documents({})
+    assert titles == 50
+    rooms_with_books = await deps.db.holdings.distinct("room")
+    assert len(rooms_with_books) == await deps.db.rooms.count_documents({"status": "active"})
+    await seed_demo(deps, if_empty=True)  # again: nothing more received
+    assert await deps.db.stock_moves.count_documents({}) == moves
+    assert await deps.db.titles.count_documents({"demo": True}) == titles
+    from server.stock.service import check_ledger
+
+    checked, mismatches = await check_ledger(deps)
+    assert checked > 1000 and mismatches == []
+
+
 async def test_seed_fills_in_what_is_missing(empty) -> None:
     deps = empty
     await seed_demo(deps)

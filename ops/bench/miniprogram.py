@@ -322,7 +322,7 @@ async def run(args: argparse.Namespace) -> None:
         async with open_resources(settings) as deps:
             section("data")
             t0 = time.perf_counter()
-            say(str(await seed_demo(deps, activities=False)))
+            say(str(await seed_demo(deps, content=False)))
             challenge = await create_challenge(deps)
             t1 = time.perf_counter()
             registered = await register_children(deps, challenge, args.children, args.seed)

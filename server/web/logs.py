@@ -42,3 +42,6 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
     # PyMongo logs every heartbeat at DEBUG; keep it quiet unless asked.
     logging.getLogger("pymongo").setLevel(max(logging.INFO, root.level))
+    # WeasyPrint narrates every step of every PDF at INFO; its warnings still show.
+    logging.getLogger("weasyprint").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("fontTools").setLevel(max(logging.WARNING, root.level))

@@ -90,7 +90,8 @@ async def test_a_family_takes_part_in_the_summer_of_reading(client: httpx.AsyncC
 
     progress = (await client.get(f"/mp/v1/challenges/{challenge_id}/me", headers=me,
                                  params={"member_id": child_id})).json()
-    assert progress["total"] == 2 if "total" in progress else progress
+    assert (progress["total"], progress["log_count"]) == (2, 2)
+    assert [b["badge"] for b in progress["badges"]] == ["阅读新星"]
     board = await client.get(f"/mp/v1/challenges/{challenge_id}/board", headers=me,
                              params={"scope": "room", "member_id": child_id})
     assert board.status_code == 200, board.text
