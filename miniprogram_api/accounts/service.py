@@ -15,7 +15,6 @@ Rules:
 from __future__ import annotations
 
 import logging
-import math
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +54,7 @@ from server.errors import (
     ServiceUnavailable,
     TooManyAttempts,
 )
+from server.geo import coordinates, distance_km
 from server.readers import repo as readers_repo
 from server.readers import service as readers
 from server.readers.models import is_child
@@ -408,7 +408,8 @@ async def issue_card(deps: Deps, principal: Principal, member_id: str, data: Car
                                  session=session)
         return reader, match is not None
 
-    reader, linked = await in_transaction(deps.mongo, work)
+    linked_reader: tuple[dict[str, Any], bool] = await in_transaction(deps.mongo, work)
+    reader, linked = linked_reader
     return CardOut(member_id=member_id, card_no=reader["card_no"], qr_text=reader["card_no"], linked_existing=linked,
                    phone=mask_phone(phone))
 
@@ -421,20 +422,14 @@ def _reader_phone(deps: Deps, reader: dict[str, Any]) -> str | None:
 # -- rooms to choose from ------------------------------------------------------------------------
 
 
-def _km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 6371.0 * 2 * math.asin(math.sqrt(a))
-
-
 def room_brief(deps: Deps, doc: dict[str, Any], *, near: tuple[float, float] | None = None) -> RoomBrief:
-    lng, lat = doc["location"]["coordinates"] if doc.get("location") else (None, None)
+    point = coordinates(doc)
+    lng, lat = point if point else (None, None)
     town = deps.settings.district.town(doc["town"])
     return RoomBrief(code=doc["code"], name=doc["name"], kind=doc["kind"], town=doc["town"],
                      town_name=town.name if town else doc["town"], village=doc.get("village"),
                      address=doc.get("address") or None, lat=lat, lng=lng,
-                     distance_km=round(_km(near[0], near[1], lat, lng), 2) if near and lat is not None else None)
+                     distance_km=round(distance_km((near[1], near[0]), point), 2) if near and point else None)
 
 
 async def list_rooms(deps: Deps, query: RoomQuery) -> RoomList:
