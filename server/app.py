@@ -6,6 +6,14 @@ from typing import Any
 
 import tornado.web
 
+from distribution.plans.handlers import page_routes as dist_plans_pages
+from distribution.plans.handlers import routes as dist_plans_routes
+from distribution.routes.handlers import pages as dist_routes_pages
+from distribution.selecting.handlers import pages as dist_selection_pages
+from distribution.selecting.handlers import routes as dist_selection_routes
+from distribution.routes.handlers import routes as dist_routes_routes
+from distribution.shipments.handlers import pages as dist_shipments_pages
+from distribution.shipments.handlers import routes as dist_shipments_routes
 from miniprogram_api.accounts.handlers import routes as mp_accounts_routes
 from miniprogram_api.books.handlers import routes as mp_books_routes
 from miniprogram_api.challenges.handlers import routes as mp_challenges_routes
@@ -46,12 +54,15 @@ def api_routes() -> list[tuple[str, type]]:
     return [*health_routes, *staff_routes, *rooms_routes, *audit_routes, *stock_routes,
             *readers_routes, *circulation_routes, *catalog_routes,
             *mp_accounts_routes, *mp_books_routes, *mp_notify_routes, *roomcodes_routes,
-            *mp_contest_routes, *mp_challenges_routes]
+            *mp_contest_routes, *mp_challenges_routes, *dist_plans_routes, *dist_shipments_routes,
+            *dist_routes_routes, *dist_selection_routes]
 
 
 def make_app(deps: Deps, *, debug: bool = False) -> ShuwuApplication:
     api = api_routes()
-    pages = [(r"/", RootPage), *console_routes, *phone_routes]
+    # The shipments' phone JSON (/m/api/shipments/…) goes before the phone's /m/api catch-all.
+    pages = [(r"/", RootPage), *dist_shipments_pages, *console_routes, *phone_routes, *dist_plans_pages,
+             *dist_routes_pages, *dist_selection_pages]
     handlers: list[Any] = [
         *[tornado.web.url(pattern, handler, {"deps": deps}) for pattern, handler in [*api, *pages]],
         tornado.web.url(r"/api/openapi.json", OpenApiHandler, {"deps": deps, "routes": api}),

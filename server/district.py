@@ -63,6 +63,16 @@ class LendingRules(BaseModel):
     )
 
 
+class Site(BaseModel):
+    """A named place of the district (e.g. the library, the depot of book deliveries)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    lat: float
+    lng: float
+
+
 class District(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -72,6 +82,7 @@ class District(BaseModel):
     towns: tuple[Town, ...]
     standards: RoomStandards = RoomStandards()
     lending: LendingRules = LendingRules()
+    library: Site | None = Field(None, description="the district library: where delivery trucks start and end")
 
     @model_validator(mode="after")
     def _unique_towns(self) -> District:
@@ -92,6 +103,7 @@ class District(BaseModel):
 JINNAN = District(
     name="天津市津南区",
     code="JN",
+    library=Site(name="津南区图书馆", lat=38.987, lng=117.383),
     bbox=BoundingBox(min_lat=38.78, max_lat=39.12, min_lng=117.18, max_lng=117.62),
     towns=(
         Town(name="咸水沽镇", code="XSG", lat=38.988, lng=117.380),

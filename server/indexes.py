@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from distribution.plans import repo as dist_plans_repo
+from distribution.routes import repo as dist_routes_repo
+from distribution.shipments import repo as dist_shipments_repo
 from miniprogram_api.accounts import repo as mp_accounts_repo
 from miniprogram_api.books import suggestions_repo as mp_suggestions_repo
 from miniprogram_api.challenges import repo as mp_challenges_repo
@@ -26,7 +29,8 @@ ALL_INDEXES = (audit_repo.INDEXES, rooms_repo.INDEXES, staff_repo.INDEXES, idemp
                transfers.INDEXES, stocktake.INDEXES, targets.INDEXES,
                readers_repo.INDEXES, circulation_repo.INDEXES, offline_repo.INDEXES, catalog_repo.INDEXES,
                outbox.INDEXES, mp_accounts_repo.INDEXES, mp_suggestions_repo.INDEXES, mp_credits.INDEXES, roomcodes_repo.INDEXES,
-               mp_contest_repo.INDEXES, mp_challenges_repo.INDEXES)
+               mp_contest_repo.INDEXES, mp_challenges_repo.INDEXES, dist_plans_repo.INDEXES,
+               dist_shipments_repo.INDEXES, dist_routes_repo.INDEXES)
 
 
 async def ensure_all_indexes(db: AsyncDatabase) -> None:

@@ -66,6 +66,46 @@ EXPECTED_ROLES: dict[str, frozenset[Role] | None] = {
     "GET /api/v1/catalog/titles/{title_id}": ALL,
     "PATCH /api/v1/catalog/titles/{title_id}": DISTRICT,
     "POST /api/v1/catalog/imports": DISTRICT,
+    "GET /api/v1/distribution/plans": ALL,
+    "POST /api/v1/distribution/plans": DISTRICT,
+    "GET /api/v1/distribution/plans/{plan_id}": ALL,
+    "PATCH /api/v1/distribution/plans/{plan_id}": DISTRICT,
+    "POST /api/v1/distribution/plans/{plan_id}/transition": DISTRICT,
+    "POST /api/v1/distribution/plans/{plan_id}/list": DISTRICT,
+    "GET /api/v1/distribution/plans/{plan_id}/candidates": ALL,
+    "POST /api/v1/distribution/plans/{plan_id}/candidates": DISTRICT,
+    "GET /api/v1/distribution/plans/{plan_id}/check": ALL,
+    "POST /api/v1/distribution/plans/{plan_id}/check": ALL,
+    "GET /api/v1/distribution/plans/{plan_id}/picks": DISTRICT,
+    "GET /api/v1/distribution/plans/{plan_id}/rooms/{code}/picks": ALL,
+    "PUT /api/v1/distribution/plans/{plan_id}/rooms/{code}/picks": DESK,
+    "POST /api/v1/distribution/plans/{plan_id}/demand/refresh": DISTRICT,
+    "POST /api/v1/distribution/history": ADMIN,
+    "GET /api/v1/distribution/years": ALL,
+    # selection runs (distribution/selecting/handlers.py)
+    "POST /api/v1/distribution/plans/{plan_id}/selection-runs": DISTRICT,
+    "GET /api/v1/distribution/plans/{plan_id}/selection-runs": DISTRICT,
+    "GET /api/v1/distribution/plans/{plan_id}/selection-runs/{run_id}": DISTRICT,
+    "GET /api/v1/distribution/plans/{plan_id}/selection-runs/{run_id}/diff": DISTRICT,
+    # shipments (distribution/shipments/handlers.py)
+    "POST /api/v1/distribution/plans/{plan_id}/shipments": DISTRICT,
+    "GET /api/v1/distribution/plans/{plan_id}/supplier.xlsx": DISTRICT,
+    "GET /api/v1/distribution/shipments": ALL,
+    "GET /api/v1/distribution/shipments/{shipment_id}": ALL,
+    "POST /api/v1/distribution/shipments/{shipment_id}/transition": DISTRICT,
+    "POST /api/v1/distribution/shipments/{shipment_id}/receipts": DISTRICT | {Role.ROOM_ADMIN},
+    "POST /api/v1/distribution/shipments/{shipment_id}/photos": DISTRICT | {Role.ROOM_ADMIN},
+    "POST /api/v1/distribution/shipments/{shipment_id}/claims": DISTRICT,
+    "GET /api/v1/distribution/shipments/{shipment_id}/packing-list.pdf": ALL,
+    "GET /api/v1/distribution/shipments/{shipment_id}/labels.pdf": ALL,
+    "GET /api/v1/distribution/photos/{photo_id}": ALL,
+    "GET /api/v1/distribution/reconciliation": DISTRICT,
+    # delivery routes (distribution/routes/handlers.py)
+    "GET /api/v1/distribution/routes": DISTRICT,
+    "POST /api/v1/distribution/routes": DISTRICT,
+    "GET /api/v1/distribution/routes/{route_id}": DISTRICT,
+    "POST /api/v1/distribution/routes/{route_id}/replan": DISTRICT,
+    "GET /api/v1/distribution/routes/{route_id}/sheets.pdf": DISTRICT,
     "POST /api/v1/stock/rebalancing/requests": DISTRICT,
     "POST /api/v1/rooms/{code}/stocktakes": DISTRICT | {Role.ROOM_ADMIN},
     "GET /api/v1/rooms/{code}/stocktakes": ALL,
@@ -264,6 +304,10 @@ NO_BODY_PROBES = {
     "POST /api/v1/rooms/{code}/activate": (422, "status_unchanged"),  # the room is active already
     "DELETE /api/v1/auth/token": (204, None),  # run with a fresh session, see below
     "POST /api/v1/catalog/imports": (415, "unsupported_import_format"),  # no file: nothing imported
+    "POST /api/v1/distribution/plans/{plan_id}/list": (404, "plan_not_found"),  # no such plan: nothing imported
+    "POST /api/v1/distribution/plans/{plan_id}/demand/refresh": (404, "plan_not_found"),
+    "POST /api/v1/distribution/history": (200, None),  # idempotent: loads 2012–2015 once
+    "POST /api/v1/distribution/shipments/{shipment_id}/photos": (415, "unsupported_image_type"),  # no picture
 }
 
 

@@ -116,10 +116,11 @@ async def test_console_login_lists_110_rooms_with_a_map(seeded: Deps, base_url: 
         assert "咸水沽镇" in svg and "海棠街道" in svg  # town names at the town centres
         # The sections later issues add are shown, but honestly disabled, not links.
         nav = text[text.index('<nav class="mainnav"'):text.index("</nav>")]
-        for label in ("藏书与流通", "年度配送", "培训与评选", "统计报表"):
+        for label in ("藏书与流通", "培训与评选", "统计报表"):
             assert re.search(rf'<span class="soon" aria-disabled="true"[^>]*>{label}<small>建设中</small>', nav)
-        assert nav.count("<a ") == 2  # 书屋 and 离线冲突 (offline-sync conflicts)
+        assert nav.count("<a ") == 3  # 书屋, 离线冲突 (offline-sync conflicts) and 年度配送 (distribution)
         assert '<a href="/console/offline-conflicts">离线冲突</a>' in nav
+        assert '<a href="/console/distribution">年度配送</a>' in nav
 
         # Cursor pagination through the table reaches every room exactly once.
         codes = ROOM_LINK.findall(text)

@@ -1,0 +1,1 @@
+"""Yearly replenishment plans: settings, the recommended list, rule checks, demand-led picks, history."""

@@ -1,0 +1,1 @@
+"""Delivery route plans: API, storage, route sheets and the console map (issue 5)."""
