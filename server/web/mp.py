@@ -7,8 +7,6 @@ A reader's session token comes as ``Authorization: Bearer <token>`` and resolves
 
 from __future__ import annotations
 
-from typing import Any
-
 from miniprogram_api.accounts import service as accounts
 from miniprogram_api.accounts.principal import Principal
 from server.errors import NotAuthenticated

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from server.errors import TooManyAttempts
 from server import sessions
+from server.errors import TooManyAttempts
 from server.staff import lockout
 from tests.conftest import login
 
