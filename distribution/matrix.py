@@ -18,14 +18,14 @@ distances were made.
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
 
-EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
+from server.geo import distance_km
+
 DEFAULT_CIRCUITY = 1.3
 # Average door-to-door speed of a small delivery truck on Jinnan's county and village roads.
 DEFAULT_SPEED_KMH = 35.0
@@ -61,9 +61,7 @@ class MatrixProvider(Protocol):
 
 def haversine_m(a: Point, b: Point) -> float:
     """Great-circle distance in metres between two (lat, lng) points."""
-    lat1, lng1, lat2, lng2 = map(math.radians, (a[0], a[1], b[0], b[1]))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    return distance_km((a[1], a[0]), (b[1], b[0])) * 1000.0
 
 
 @dataclass(frozen=True)
