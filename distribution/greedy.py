@@ -18,9 +18,9 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from distribution.plans.rules import BP
 from distribution.selection import (
     CATEGORIES,
-    EPS,
     Candidate,
     Line,
     RoomDemand,
@@ -64,12 +64,17 @@ class _Room:
                    * self.extra.get(c.title_id, 0.0) for c in self.chosen)
 
 
+def _ceil_share(share_bp: int, n: int) -> int:
+    """The fewest of ``n`` titles that make at least ``share_bp`` basis points (exact)."""
+    return -(-share_bp * n // BP)
+
+
 def _counts(rules: Rules, room: _Room, n: int) -> dict[str, int] | None:
     """Titles per category for ``n`` titles: value per yuan first, clamped into the bands."""
-    bounds = rules.category_bounds()
+    bands = rules.category_bands()  # basis points, exactly as the plan checker counts
     avail = {c: len(room.by_cat.get(c, [])) for c in CATEGORIES}
-    lo = {c: max(0, math.ceil(bounds[c][0] * n - EPS)) for c in CATEGORIES}
-    hi = {c: min(avail[c], math.floor(bounds[c][1] * n + EPS)) for c in CATEGORIES}
+    lo = {c: max(0, _ceil_share(bands[c][0], n)) for c in CATEGORIES}
+    hi = {c: min(avail[c], bands[c][1] * n // BP) for c in CATEGORIES}
     pins = {c: sum(1 for t in room.pinned if any(x.title_id == t for x in room.by_cat.get(c, []))) for c in CATEGORIES}
     for c in CATEGORIES:
         lo[c] = max(lo[c], pins[c])
@@ -108,11 +113,11 @@ def _build(rules: Rules, room: _Room, n: int) -> list[Candidate] | None:
         rest = [x for x in lst if x.title_id not in room.pinned]
         chosen += pins + rest[: k[c] - len(pins)]
     ids = {x.title_id for x in chosen}
-    need_list = math.ceil(rules.list_share_min * n - EPS)
-    max_own = math.floor(rules.own_province_max * n + EPS)
+    need_list = _ceil_share(rules.list_share_bp(), n)
+    max_own = rules.own_province_bp() * n // BP
 
     def own(x: Candidate) -> bool:
-        return x.province == rules.own_province
+        return bool(rules.own_province) and x.province == rules.own_province
 
     def swap(bad, good) -> bool:  # type: ignore[no-untyped-def]
         """Replace the worst chosen title matching ``bad`` by the best unchosen one of its category matching ``good``."""

@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from distribution.plans import rules as plan_rules
+from distribution.plans.rules import BP, bp
 from distribution.selection_model import (
     CATEGORIES,
     RoomCols,
@@ -48,7 +50,6 @@ from distribution.selection_model import prune as prune_columns
 # Up to this many columns one MIP over all rooms is solved (exact up to mip_gap); above it,
 # one MIP per room under the full LP's split of the budget.
 JOINT_MAX_COLUMNS = 3000
-EPS = 1e-6  # tolerance of the rule checker on ratio rules (the solver's own is 1e-7)
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,34 @@ class Rules:
         return cls(budget_fen=int(plan["budget_fen"]), min_titles_per_room=int(plan["min_titles_per_room"]),
                    min_fen_per_room=int(plan["min_fen_per_room"]), list_share_min=float(plan["list_share_min"]),
                    own_province_max=float(plan["own_province_max"]), own_province=str(plan["own_province"]),
-                   category_targets=dict(plan["category_targets"]),
+                   category_targets=dict(plan["category_targets"] or {}),
                    category_tolerance=float(plan["category_tolerance"]), max_copies=max_copies)
 
+    def plan_settings(self, rooms: Sequence[str] = ()) -> dict[str, Any]:
+        """These rules as the plain settings ``distribution.plans.rules.check`` takes."""
+        return {"budget_fen": self.budget_fen, "min_titles_per_room": self.min_titles_per_room,
+                "min_fen_per_room": self.min_fen_per_room, "list_share_min": self.list_share_min,
+                "own_province_max": self.own_province_max, "own_province": self.own_province,
+                "category_targets": dict(self.category_targets), "category_tolerance": self.category_tolerance,
+                "rooms": list(rooms)}
+
+    def list_share_bp(self) -> int:
+        """``list_share_min`` in basis points, as the plan checker reads it."""
+        return bp(self.list_share_min)
+
+    def own_province_bp(self) -> int:
+        """``own_province_max`` in basis points, as the plan checker reads it."""
+        return bp(self.own_province_max)
+
+    def category_bands(self) -> dict[str, tuple[int, int]]:
+        """Per six class (lower, upper) share of a room's new titles in basis points, as the plan
+        checker reads them; a class without a target is (0, BP): unconstrained."""
+        bands = plan_rules.category_bands(self.plan_settings())
+        return {c: bands.get(c, (0, BP)) for c in CATEGORIES}
+
     def category_bounds(self) -> dict[str, tuple[float, float]]:
-        """Per category (lower, upper) share of a room's new titles; lower <= 0 means none."""
-        return {c: (self.category_targets.get(c, 0.0) - self.category_tolerance,
-                    self.category_targets.get(c, 0.0) + self.category_tolerance) for c in CATEGORIES}
+        """``category_bands`` as shares; lower <= 0 (upper >= 1) means no lower (upper) bound."""
+        return {c: (lo / BP, hi / BP) for c, (lo, hi) in self.category_bands().items()}
 
 
 @dataclass(frozen=True)
@@ -147,55 +169,26 @@ def yuan(fen: float) -> str:
 # ---------------------------------------------------------------- rule checker
 
 def check_rules(rules: Rules, rooms: Sequence[str], lines: Iterable[Line]) -> list[Violation]:
-    """Every broken plan rule, naming the room, the rule, the current figure and the bound."""
-    by_room: dict[str, list[Line]] = {r: [] for r in rooms}
+    """Every broken plan rule, naming the room, the rule, the current figure and the bound.
+
+    The plan rules are ``distribution.plans.rules.check`` (same codes and messages as a plan's
+    check and its locking); on top of them, two checks of the selection's own shape:
+    ``duplicate_title`` (a title twice in a room) and ``copies`` (outside 1..max_copies).
+    """
+    lines = list(lines)
+    out: list[Violation] = []
+    by_room: dict[str, list[Line]] = {}
     for ln in lines:
         by_room.setdefault(ln.room, []).append(ln)
-    out: list[Violation] = []
-    total = 0
-    bounds = rules.category_bounds()
-    for room, ls in by_room.items():
-        n = len(ls)
-        copies = sum(ln.copies for ln in ls)
-        spend = sum(ln.price_fen * ln.copies for ln in ls)
-        total += spend
-        if len({ln.title_id for ln in ls}) != n:
-            out.append(Violation(room, "duplicate_title", n, n, f"{room}：同一书目出现多行"))
+    for room, ls in sorted(by_room.items()):
+        if len({ln.title_id for ln in ls}) != len(ls):
+            out.append(Violation(room, "duplicate_title", len(ls), len(ls), f"{room}：同一书目出现多行"))
         if any(ln.copies < 1 or ln.copies > rules.max_copies for ln in ls):
             out.append(Violation(room, "copies", max(ln.copies for ln in ls), rules.max_copies,
                                  f"{room}：每种复本数应在 1–{rules.max_copies} 之间"))
-        if n < rules.min_titles_per_room:
-            out.append(Violation(room, "min_titles", n, rules.min_titles_per_room,
-                                 f"{room}：新书品种 {n} 种，低于下限 {rules.min_titles_per_room} 种"))
-        if spend < rules.min_fen_per_room:
-            out.append(Violation(room, "min_fen", spend, rules.min_fen_per_room,
-                                 f"{room}：金额 {yuan(spend)}，低于下限 {yuan(rules.min_fen_per_room)}"))
-        if n == 0:
-            continue
-        lt = sum(1 for ln in ls if ln.on_list)
-        lc = sum(ln.copies for ln in ls if ln.on_list)
-        if lt < rules.list_share_min * n - EPS:
-            out.append(Violation(room, "list_share_titles", lt / n, rules.list_share_min,
-                                 f"{room}：推荐目录品种占 {lt / n:.1%}，低于 {rules.list_share_min:.0%}"))
-        if lc < rules.list_share_min * copies - EPS:
-            out.append(Violation(room, "list_share_copies", lc / copies, rules.list_share_min,
-                                 f"{room}：推荐目录册数占 {lc / copies:.1%}，低于 {rules.list_share_min:.0%}"))
-        own = sum(1 for ln in ls if ln.province == rules.own_province)
-        if own > rules.own_province_max * n + EPS:
-            out.append(Violation(room, "own_province", own / n, rules.own_province_max,
-                                 f"{room}：本省（{rules.own_province}）出版品种占 {own / n:.1%}，"
-                                 f"高于 {rules.own_province_max:.0%}"))
-        for cat, (lo, hi) in bounds.items():
-            k = sum(1 for ln in ls if ln.category == cat)
-            if k < lo * n - EPS:
-                out.append(Violation(room, f"category:{cat}", k / n, lo,
-                                     f"{room}：{cat}类占 {k / n:.1%}，低于 {lo:.0%}"))
-            if k > hi * n + EPS:
-                out.append(Violation(room, f"category:{cat}", k / n, hi,
-                                     f"{room}：{cat}类占 {k / n:.1%}，高于 {hi:.0%}"))
-    if total > rules.budget_fen:
-        out.append(Violation(None, "budget", total, rules.budget_fen,
-                             f"总金额 {yuan(total)}，超出预算 {yuan(rules.budget_fen)}"))
+    plain = [{"room": ln.room, "title_id": ln.title_id, "copies": ln.copies, "price_fen": ln.price_fen,
+              "category": ln.category, "on_list": ln.on_list, "province": ln.province} for ln in lines]
+    out += [Violation(**v) for v in plan_rules.check(rules.plan_settings(rooms), plain)]
     return out
 
 
@@ -219,12 +212,12 @@ def precheck(rules: Rules, candidates: Sequence[Candidate], rooms: Sequence[Room
     elif rules.budget_fen < n_rooms * cheapest:
         why.append(f"总预算 {yuan(rules.budget_fen)} 买不起每屋最低 {rules.min_titles_per_room} 种"
                    f"（最便宜也需 {yuan(n_rooms * cheapest)}）")
-    if not any(c.on_list for c in candidates) and rules.list_share_min > 0:
+    if not any(c.on_list for c in candidates) and rules.list_share_bp() > 0:
         why.append("候选书目中没有推荐目录书目，无法满足推荐目录占比")
     for cat, (lo, _hi) in rules.category_bounds().items():
         if lo > 0 and not any(c.category == cat for c in candidates):
             why.append(f"候选书目中没有{cat}类，无法满足该类下限 {lo:.0%}")
-    if sum(max(v, 0.0) for v in rules.category_targets.values()) - rules.category_tolerance * 6 > 1 + EPS:
+    if sum(max(lo, 0) for lo, _hi in rules.category_bands().values()) > BP:
         why.append("各类目标下限之和超过 100%")
     pin_cost = sum(next((c.price_fen for c in candidates if c.title_id == t), 0) for _r, t in pins)
     if pin_cost > rules.budget_fen:
@@ -388,6 +381,7 @@ def select_titles(rules: Rules, candidates: Sequence[Candidate], rooms: Sequence
         else:
             chosen[i] = None
             fallback_rooms += 1
+            slack += shares[i] - greedy_spend[rd.room]  # the greedy lines it falls back to still cost money
             if not greedy.feasible:
                 text = ["在现有候选书目与规则下找不到可行方案（请检查预算、下限与各类占比）"] if res["infeasible"] \
                     else ["在时间限制内未找到可行方案，请延长时间限制"]
@@ -413,6 +407,15 @@ def select_titles(rules: Rules, candidates: Sequence[Candidate], rooms: Sequence
         x, res = got
         objective += float(res["objective"])
         lines += _lines_from(rules, candidates, rd, c, x, res["layout"][0])
+    greedy_objective = sum(ln.value + (ln.copies - 1) * rd.extra_copy_values.get(ln.title_id, 0.0)
+                           for rd in rooms for ln in greedy_by_room.get(rd.room, []))
+    if greedy.feasible and (greedy_objective > objective or check_rules(rules, names, lines)):
+        # Rooms that fell back to the greedy choice after their share of the budget was spent can
+        # break the total; the greedy solution as a whole never does: answer it instead.
+        greedy_lines = [ln for r in names for ln in greedy_by_room.get(r, [])]
+        return result("feasible", greedy_lines, greedy_objective, bnd,
+                      method + " — the per-room solves ran out of time: the greedy solution is answered",
+                      None, **stats)
     status = "optimal" if optimal_rooms == len(rooms) and bnd is not None and \
         (bnd - objective) <= mip_gap * 5 * abs(bnd) else "feasible"
     return result(status, lines, objective, bnd, method, None, **stats)

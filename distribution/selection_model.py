@@ -2,6 +2,9 @@
 
 See ``distribution.selection`` for the model. Ratio rules are linear after substituting
 N (titles) and C (copies): "on-list titles >= share*N" is sum (on_list - share)*x >= 0.
+Every share is the plan checker's (``distribution.plans.rules``): rounded to basis points,
+so an integer solution meets a row exactly when it passes the checker (a violated row is
+short by at least 1/10,000 of a title, far above HiGHS's 1e-7 feasibility tolerance).
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 import highspy
 import numpy as np
 
+from distribution.plans.rules import BP, CATEGORIES
+
 if TYPE_CHECKING:
     from distribution.selection import Candidate, RoomDemand, Rules
 
-CATEGORIES = ("政经", "科技", "生活", "文化", "少儿", "其他")
 MIP_OPTIONS: dict[str, Any] = {}  # extra HiGHS options for experiments
 
 
@@ -34,9 +38,10 @@ def arrays(rules: Rules, candidates: Sequence[Candidate]) -> Arrays:
     cat_ix = {c: i for i, c in enumerate(CATEGORIES)}
     return Arrays(
         price=np.array([c.price_fen for c in candidates], dtype=float),
-        cat=np.array([cat_ix.get(c.category, -1) for c in candidates], dtype=int),
+        cat=np.array([cat_ix.get(c.category or "其他", -1) for c in candidates], dtype=int),
         on_list=np.array([c.on_list for c in candidates], dtype=bool),
-        own=np.array([c.province == rules.own_province for c in candidates], dtype=bool),
+        own=np.array([bool(rules.own_province) and c.province == rules.own_province for c in candidates],
+                     dtype=bool),
         index={c.title_id: i for i, c in enumerate(candidates)},
     )
 
@@ -91,7 +96,7 @@ def solve(rules: Rules, a: Arrays, cols: list[RoomCols], *, integer: bool, time_
         for name, setting in MIP_OPTIONS.items():
             h.setOptionValue(name, setting)
     inf = highspy.kHighsInf
-    s, p, cm = rules.list_share_min, rules.own_province_max, rules.max_copies - 1
+    (s, p), cm = _shares(rules), rules.max_copies - 1
     cat_rows = category_rows(rules)  # (category index, share bound, is lower)
     # rows per room: 0 titles>=min, 1 (unused), 2 spend>=min, 3 list titles, 4 list copies, 5 province, 6.. categories
     per = 6 + len(cat_rows)
@@ -234,7 +239,7 @@ def omitted_gain(rules: Rules, a: Arrays, full: RoomCols, kept: RoomCols, row_du
     pos = np.searchsorted(full.idx, omitted)
     value, extra = full.value[pos], full.extra[pos]
     price, onl, own, cat = a.price[omitted], a.on_list[omitted], a.own[omitted], a.cat[omitted]
-    s, p = rules.list_share_min, rules.own_province_max
+    s, p = _shares(rules)
     y = row_dual
     rc_x = value - price_weight * price - (y[0] + y[2] * price + y[3] * (onl - s) + y[4] * (onl - s)
                                            + y[5] * (own - p))
@@ -242,6 +247,11 @@ def omitted_gain(rules: Rules, a: Arrays, full: RoomCols, kept: RoomCols, row_du
         rc_x = rc_x - y[6 + k] * ((cat == ci).astype(float) - coef)
     rc_z = np.where(extra > 0, extra - price_weight * price - (y[2] * price + y[4] * (onl - s)), 0.0)
     return float(np.maximum(rc_x, 0.0).sum() + (rules.max_copies - 1) * np.maximum(rc_z, 0.0).sum())
+
+
+def _shares(rules: Rules) -> tuple[float, float]:
+    """(on-list minimum, own-province maximum) as the plan checker reads them (basis points)."""
+    return rules.list_share_bp() / BP, rules.own_province_bp() / BP
 
 
 def category_rows(rules: Rules) -> list[tuple[int, float, bool]]:

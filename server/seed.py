@@ -114,6 +114,9 @@ def _seed_actor(admin: dict[str, Any] | None) -> Any:
 async def _seed_content(deps: Deps) -> None:
     await _seed_catalogue(deps)
     await _seed_reading_activities(deps)
+    from distribution.demo import seed_distribution_demo
+
+    await seed_distribution_demo(deps)
 
 
 async def _seed_catalogue(deps: Deps) -> None:

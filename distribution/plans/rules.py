@@ -19,7 +19,11 @@ are summed, so two lines of the same title in a room are one title):
 Shares are compared exactly, in integers: a share setting is read in basis points
 (1/10,000), so 0.70 is 7000 and "titles on the list ≥ 70%" is ``on × 10000 ≥ 7000 × n``.
 A room in ``settings["rooms"]`` with no lines breaks the two minimums (nothing else:
-an empty room has no shares).
+an empty room has no shares). A six class without a target is not checked.
+
+This module is the one definition of the rules: the title-selection optimizer
+(``distribution.selection``) checks its output with ``check`` and builds its constraints
+from ``bp`` and ``category_bands``, so whatever it proposes passes here.
 """
 
 from __future__ import annotations
@@ -34,6 +38,14 @@ BP = 10_000  # basis points in 1
 def bp(share: float) -> int:
     """A share setting (0..1) in basis points."""
     return int(round(float(share) * BP))
+
+
+def category_bands(settings: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
+    """Per six class with a target: the (lower, upper) share of a room's titles allowed, in
+    basis points, i.e. target ∓ tolerance (either may fall outside 0..BP: then it never binds)."""
+    targets: Mapping[str, float] = settings.get("category_targets") or {}
+    tolerance = bp(settings.get("category_tolerance", 1))
+    return {c: (bp(targets[c]) - tolerance, bp(targets[c]) + tolerance) for c in CATEGORIES if c in targets}
 
 
 def _yuan(fen: int) -> str:
@@ -96,15 +108,12 @@ def check_room(settings: Mapping[str, Any], room: str, titles: Mapping[str, Mapp
         out.append(_violation(room, "own_province", _pct(local, n), own_max / BP,
                               f"{room} 本省（{own}）出版社图书 {local}/{n} 种（{_pct(local, n):.0%}），"
                               f"应不超过 {own_max / BP:.0%}"))
-    targets: Mapping[str, float] = settings.get("category_targets") or {}
     tolerance = bp(settings.get("category_tolerance", 1))
-    for category in CATEGORIES:
-        if category not in targets:
-            continue
+    for category, (lo, hi) in category_bands(settings).items():
         count = sum(1 for t in titles.values() if t["category"] == category)
-        target = bp(targets[category])
-        # |count/n − target| ≤ tolerance, in integers
-        if abs(count * BP - target * n) > tolerance * n:
+        target = (lo + hi) // 2
+        # lo ≤ count/n ≤ hi, in integers
+        if not lo * n <= count * BP <= hi * n:
             out.append(_violation(room, f"category_mix:{category}", _pct(count, n), target / BP,
                                   f"{room} {category}类 {count}/{n} 种（{_pct(count, n):.0%}），"
                                   f"目标 {target / BP:.0%}，允许偏差 ±{tolerance / BP:.0%}"))

@@ -21,7 +21,7 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from distribution.plans import repo as plans_repo
-from distribution.plans.service import get_plan_doc, object_id
+from distribution.plans.service import get_plan_doc, object_id, settings_of
 from distribution.selecting import repo
 from distribution.selecting.demand import expected_use, gather_demand
 from distribution.selecting.models import (
@@ -102,8 +102,10 @@ async def start_run(deps: Deps, actor: Actor, plan_id: str, body: RunIn) -> RunC
         raise RuleViolation("计划已锁定，不能再运行选书", code="plan_locked")
     cand_docs = await plans_repo.all_candidates(deps.db, plan["_id"])
     _check_refs(body, set(plan.get("rooms") or []), {c["title_id"] for c in cand_docs})
-    rules = Rules.from_plan(plan)
-    candidates = [Candidate(title_id=c["title_id"], price_fen=int(c["price_fen"]), category=c.get("category", "其他"),
+    # The settings the plan's own check reads (defaults filled in), so the optimizer works to
+    # exactly the rules that locking the plan enforces.
+    rules = Rules.from_plan(settings_of(plan))
+    candidates = [Candidate(title_id=c["title_id"], price_fen=int(c["price_fen"]), category=c.get("category") or "其他",
                             on_list=bool(c.get("on_list")), province=c.get("publisher_province") or "",
                             publisher=c.get("publisher") or "", title=c.get("title") or "") for c in cand_docs]
     signals = await gather_demand(deps, plan, cand_docs)

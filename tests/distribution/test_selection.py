@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from distribution.greedy import greedy_select
+from distribution.plans.rules import check as plan_check
 from distribution.selection import Candidate, Line, RoomDemand, Rules, check_rules, select_titles
 
 CATS = ("政经", "科技", "生活", "文化", "少儿", "其他")
@@ -29,6 +30,19 @@ def cands(spec) -> list[Candidate]:
 
 SIX = cands([(2000, "科技", True, "北京"), (3500, "文化", True, "天津"), (2500, "少儿", False, "河北"),
              (4000, "科技", False, "天津"), (3000, "生活", True, "山东"), (1500, "文化", True, "北京")])
+
+
+def plan_violations(rules: Rules, rooms: list[str], lines: list[Line]) -> list[dict]:
+    """``lines`` checked by the plans' own checker (the one locking a plan runs), its inputs
+    written out here rather than through the selection's adapter."""
+    cfg = {"budget_fen": rules.budget_fen, "min_titles_per_room": rules.min_titles_per_room,
+           "min_fen_per_room": rules.min_fen_per_room, "list_share_min": rules.list_share_min,
+           "own_province_max": rules.own_province_max, "own_province": rules.own_province,
+           "category_targets": dict(rules.category_targets), "category_tolerance": rules.category_tolerance,
+           "rooms": rooms}
+    plain = [{"room": ln.room, "title_id": ln.title_id, "copies": ln.copies, "price_fen": ln.price_fen,
+              "category": ln.category, "on_list": ln.on_list, "province": ln.province} for ln in lines]
+    return plan_check(cfg, plain)
 
 
 def brute_force(rules: Rules, candidates, rooms) -> float:
@@ -78,17 +92,29 @@ instance = st.builds(
 )
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(instance)
-def test_every_rule_holds_on_every_solution(inst):
+# Shares that are not whole basis points or land exactly on a band's edge, where a float
+# comparison and the plan checker's integer one could disagree.
+shares = st.fixed_dictionaries({
+    "list_share_min": st.sampled_from([0.5, 0.6, 2 / 3, 0.66666, 0.75]),
+    "own_province_max": st.sampled_from([0.5, 1 / 3, 0.33334, 0.25]),
+    "category_tolerance": st.sampled_from([0.35, 0.3, 0.25, 0.1 + 0.2]),
+    "category_targets": st.sampled_from([LOOSE, {"科技": 0.4, "文化": 0.4, "生活": 0.1, "少儿": 0.1}]),
+})
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instance, shares)
+def test_every_rule_holds_on_every_solution(inst, share_rules):
     spec, vals, budget = inst
-    rules = small_rules(budget_fen=budget, min_fen_per_room=3_000)
+    rules = small_rules(budget_fen=budget, min_fen_per_room=3_000, **share_rules)
     candidates = cands(spec)
     rooms = [RoomDemand(f"R{r}", {c.title_id: v[i] for i, c in enumerate(candidates)},
                         {candidates[0].title_id: 1.0}) for r, v in enumerate(vals)]
+    names = [r.room for r in rooms]
     res = select_titles(rules, candidates, rooms, time_limit=10)
     if res.status in {"optimal", "feasible"}:
-        assert check_rules(rules, [r.room for r in rooms], res.lines) == []
+        assert plan_violations(rules, names, res.lines) == []
+        assert check_rules(rules, names, res.lines) == []
         assert res.bound is None or res.bound >= res.objective - 1e-6
         g = greedy_select(rules, candidates, rooms)
         if g.feasible and res.bound is not None:
@@ -98,8 +124,19 @@ def test_every_rule_holds_on_every_solution(inst):
         assert res.explanation and not res.lines
     g = greedy_select(rules, candidates, rooms)
     if g.feasible:
-        assert check_rules(rules, [r.room for r in rooms], g.lines) == []
+        assert plan_violations(rules, names, g.lines) == []
         assert res.status in {"optimal", "feasible"}
+
+
+def test_check_rules_speaks_the_plans_vocabulary():
+    rules = small_rules(min_titles_per_room=2, min_fen_per_room=0, budget_fen=3_000,
+                        category_targets={"科技": 0.5, "文化": 0.5}, category_tolerance=0.1)
+    lines = [Line("A", "T0", 1, 2000, "科技", False, "天津"), Line("A", "T1", 3, 2000, "科技", True, "北京")]
+    found = check_rules(rules, ["A", "B"], lines)
+    assert [(v.room, v.rule) for v in found] == [("A", "copies"), ("A", "category_mix:科技"), ("A", "category_mix:文化"),
+                                                 ("B", "min_titles"), (None, "budget")]
+    # Beyond the selection's own shape check (max_copies=2), exactly the plans' violations.
+    assert [v.__dict__ for v in found[1:]] == plan_violations(rules, ["A", "B"], lines)
 
 
 def test_pins_and_forbids_are_respected():
@@ -135,16 +172,30 @@ def test_time_limit_is_respected_and_greedy_satisfies_every_rule():
 
     rules, candidates, rooms = generate(4, 400, seed=3, budget_per_room_fen=300_000)
     g = greedy_select(rules, candidates, rooms)
-    assert g.feasible and check_rules(rules, [r.room for r in rooms], g.lines) == []
+    assert g.feasible and plan_violations(rules, [r.room for r in rooms], g.lines) == []
     t0 = time.perf_counter()
     res = select_titles(rules, candidates, rooms, time_limit=3)
     assert time.perf_counter() - t0 < 3 + 2.5
     assert res.status in {"optimal", "feasible"} and not res.violations
+    assert plan_violations(rules, [r.room for r in rooms], res.lines) == []
     assert res.objective >= g.objective - 1e-6
     assert res.gap is not None and res.gap < 0.05
     totals = res.totals
     assert totals["fen"] <= rules.budget_fen and set(totals["by_category"]) <= set(CATS)
     assert any("管理员点选" in ln.reasons for ln in res.lines)
+
+
+def test_a_starved_time_limit_still_answers_a_rule_abiding_selection():
+    """With almost no time the per-room solves fall back to the greedy choice; the answer
+    must still keep every rule, the total budget included (it once overspent)."""
+    from ops.bench.distribution_selection import generate
+
+    rules, candidates, rooms = generate(12, 600, seed=5, budget_per_room_fen=250_000)
+    for limit in (0.05, 0.5, 1.5):
+        res = select_titles(rules, candidates, rooms, time_limit=limit)
+        if res.status in {"optimal", "feasible"}:
+            assert plan_violations(rules, [r.room for r in rooms], res.lines) == [], (limit, res.method)
+            assert res.totals["fen"] <= rules.budget_fen
 
 
 def test_expected_use_signals_and_reasons():
