@@ -14,7 +14,8 @@ import signal
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from ops.fake_wechat.server import DEFAULT_RATE_PER_SEC, FakeWeChat, make_app
+from ops.fake_wechat.server import make_app
+from ops.fake_wechat.state import DEFAULT_RATE_PER_SEC, FakeWeChat
 from server.config import DEV_WECHAT_APPID, DEV_WECHAT_SECRET
 
 
