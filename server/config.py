@@ -81,6 +81,9 @@ class Settings(BaseModel):
         120, ge=1, description="mini-program log-ins allowed per client address per minute (mobile carriers "
                                "put a whole village behind one address)")
     mp_writes_per_minute: int = Field(60, ge=1, description="mini-program writes allowed per account per minute")
+    routing_osrm_url: str = Field(
+        "", description="base URL of an OSRM server for road distances in delivery routes (e.g. "
+                        "http://osrm.internal:5000); empty: straight-line distance × a circuity factor")
     outbound_timeout_secs: float = Field(10.0, gt=0, description="read timeout for outbound HTTP calls")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
     district: District = Field(JINNAN, description="the district served, as JSON (default: Jinnan, Tianjin)")

@@ -210,9 +210,11 @@ class SiteOut(BaseModel):
 
 
 class MatrixSettings(BaseModel):
-    provider: str
+    provider: str = Field(description='"great_circle" (straight line × circuity factor) or "osrm" (road network)')
     circuity_factor: float | None = None
     speed_kmh: float | None = None
+    base_url: str | None = Field(None, description="the OSRM server used")
+    fallback: str | None = Field(None, description="why the straight-line estimate was used instead of OSRM")
 
 
 class RoutePlanOut(BaseModel):

@@ -9,15 +9,23 @@ NotFound for an unknown plan; Conflict for a re-plan of a superseded plan.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from bson import ObjectId
 from bson.errors import InvalidId
 
 from distribution import routing
-from distribution.matrix import CachedMatrixProvider, GreatCircleProvider, Matrix
+from distribution.matrix import (
+    CachedMatrixProvider,
+    GreatCircleProvider,
+    Matrix,
+    MatrixError,
+    OsrmTableProvider,
+)
 from distribution.routes import repo
 from distribution.routes.models import (
     MatrixSettings,
@@ -44,6 +52,7 @@ from server.storage import db_now, in_transaction
 if TYPE_CHECKING:
     from server.resources import Deps
 
+log = logging.getLogger("shuwu.routes")
 # A district without a library position starts trucks at its first town's centre.
 _providers: dict[tuple[float, float], CachedMatrixProvider] = {}
 
@@ -60,6 +69,25 @@ def _provider(circuity: float, speed_kmh: float) -> CachedMatrixProvider:
     if key not in _providers:
         _providers[key] = CachedMatrixProvider(GreatCircleProvider(circuity=key[0], speed_kmh=key[1]))
     return _providers[key]
+
+
+_osrm: dict[tuple[str, int], CachedMatrixProvider] = {}
+
+
+def _osrm_provider(deps: Deps) -> CachedMatrixProvider:
+    """Road distances from the configured OSRM server (cached like the straight-line ones)."""
+    url = deps.settings.routing_osrm_url
+
+    async def fetch(request_url: str) -> dict[str, Any]:
+        response = await deps.http.get(request_url)
+        response.raise_for_status()
+        payload = response.json()
+        return payload if isinstance(payload, dict) else {}
+
+    key = (url, id(deps.http))  # one per HTTP client: a provider must not outlive the client it calls
+    if key not in _osrm:
+        _osrm[key] = CachedMatrixProvider(OsrmTableProvider(base_url=url, fetch=fetch))
+    return _osrm[key]
 
 
 def _oid(value: str, what: str = "路线方案") -> ObjectId:
@@ -132,8 +160,21 @@ async def _solve_and_store(deps: Deps, actor: Actor, *, day: date, plan_id: Obje
                            params: dict[str, Any], previous: dict[str, Any] | None = None,
                            change: ReplanIn | None = None) -> RoutePlanOut:
     depot = depot_of(deps.settings.district)
-    provider = _provider(params["circuity_factor"], params["speed_kmh"])
-    matrix = await provider.matrix([(depot.lat, depot.lng), *((r["lat"], r["lng"]) for r in rooms)])
+    points = [(depot.lat, depot.lng), *((r["lat"], r["lng"]) for r in rooms)]
+    provider: CachedMatrixProvider = _provider(params["circuity_factor"], params["speed_kmh"])
+    fallback: str | None = None
+    if deps.settings.routing_osrm_url:
+        road = _osrm_provider(deps)
+        try:
+            matrix = await road.matrix(points)
+            provider = road
+        except (MatrixError, httpx.HTTPError, ValueError) as exc:
+            # Deliveries are planned anyway: the straight-line estimate, and the plan says so.
+            log.warning("OSRM unusable (%s); routing on straight-line distances", exc)
+            fallback = f"OSRM 不可用（{type(exc).__name__}），改用直线距离估算"
+            matrix = await provider.matrix(points)
+    else:
+        matrix = await provider.matrix(points)
     boxes = {s["room"]: s["boxes"] for s in stops}
     problem = build_problem(depot, rooms, boxes, trucks, day.weekday(), matrix)
     if previous is None or change is None:
@@ -144,7 +185,8 @@ async def _solve_and_store(deps: Deps, actor: Actor, *, day: date, plan_id: Obje
         result = await asyncio.to_thread(
             routing.replan, problem, before, dispatched=change.dispatched, unavailable=change.unavailable_trucks,
             time_limit_s=params["time_limit_secs"], seed=params["seed"])
-    doc = _document(day, plan_id, depot, trucks, stops, rooms, result, params, provider.settings(), actor)
+    doc = _document(day, plan_id, depot, trucks, stops, rooms, result, params,
+                    {**provider.settings(), "fallback": fallback}, actor)
     if previous is not None:
         doc["replanned_from"] = previous["_id"]
 
@@ -187,7 +229,8 @@ def _document(day: date, plan_id: ObjectId | None, depot: Site, trucks: list[Tru
         "unserved": [{"room": u.key, "reason": u.reason} for u in result.unserved],
         "distance_m": result.distance_m, "duration_s": result.duration_s,
         "feasible": result.feasible and not any(not r.feasible for r in result.routes),
-        "matrix": {k: matrix_settings.get(k) for k in ("provider", "circuity_factor", "speed_kmh")},
+        "matrix": {k: matrix_settings.get(k) for k in ("provider", "circuity_factor", "speed_kmh", "base_url",
+                                                       "fallback")},
         "solver": {**{k: v for k, v in result.solver.items() if isinstance(v, (str, int, float, bool, list))},
                    "wall_secs": result.wall_secs},
         "params": params,

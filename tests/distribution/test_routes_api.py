@@ -38,7 +38,8 @@ async def test_plan_routes_store_and_read_back(seeded: Deps, client: httpx.Async
     resp = await client.post(URL, json=body(rooms), headers=staff.headers)
     assert resp.status_code == 201, resp.text
     plan = resp.json()
-    assert plan["matrix"] == {"provider": "great_circle", "circuity_factor": 1.3, "speed_kmh": 35.0}
+    assert plan["matrix"] == {"provider": "great_circle", "circuity_factor": 1.3, "speed_kmh": 35.0,
+                              "base_url": None, "fallback": None}
     assert plan["depot"]["name"] == "津南区图书馆"
     served = [s["room"] for r in plan["routes"] for s in r["stops"]]
     assert sorted(served + [u["room"] for u in plan["unserved"]]) == sorted(r["code"] for r in rooms)
@@ -192,3 +193,24 @@ async def test_console_page_draws_the_routes(seeded: Deps, client: httpx.AsyncCl
         assert listing.status_code == 200 and plan["id"] in listing.text
         missing = await page_client.get(f"/console/distribution/routes/{ObjectId()}")
         assert missing.status_code == 404
+
+
+async def test_an_unreachable_osrm_falls_back_to_straight_lines_and_says_so(
+        seeded: Deps, as_role: dict[str, Session]) -> None:
+    """Production may point SHUWU_ROUTING_OSRM_URL at a road-network server; when it does not
+    answer, the deliveries are still planned, on the straight-line estimate, and the plan says so."""
+    import dataclasses
+
+    from distribution.routes import service
+    from distribution.routes.models import RoutePlanIn
+    from ops.stack import free_port
+    from server.staff.service import actor_for
+
+    settings = seeded.settings.model_copy(update={"routing_osrm_url": f"http://127.0.0.1:{free_port()}"})
+    deps = dataclasses.replace(seeded, settings=settings)
+    staff = await seeded.db["staff"].find_one({"username": "clerk"})
+    rooms = await open_rooms(seeded, 4)
+    plan = await service.create_route_plan(deps, actor_for(staff), RoutePlanIn.model_validate(body(rooms)))
+    assert plan.matrix.provider == "great_circle" and plan.matrix.circuity_factor == 1.3
+    assert plan.matrix.fallback and "OSRM" in plan.matrix.fallback
+    assert plan.feasible
