@@ -93,7 +93,7 @@ async def import_list(deps: Deps, actor: Actor, plan_id: str, data: bytes, conte
     rows = [{"title_id": r.isbn, "title": r.title, "author": r.author, "publisher": r.publisher,
              "publisher_province": r.publisher_province, "price_fen": r.price_fen, "category": r.category,
              "clc": r.clc} for r in parsed.valid]
-    existing = {d["_id"]: d for d in await catalog_repo.by_ids(deps.db, [r["title_id"] for r in rows])}
+    existing = {d["_id"]: d for d in await catalog_repo.by_ids(deps.db, [str(r["title_id"]) for r in rows])}
     creates, updates = _catalog_writes(existing, rows, plan["year"])
     docs = [{"plan_id": plan["_id"], **{k: v for k, v in r.items() if k != "clc"}, "on_list": True, "source": "list"}
             for r in rows]

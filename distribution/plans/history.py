@@ -78,7 +78,7 @@ async def years(deps: Deps) -> YearsOut:
             items.append(YearFigures(year=p["year"], books=t.get("books", 0), discs=t.get("discs", 0),
                                      fen=t.get("fen", 0), history=True, plan_id=str(p["_id"])))
             continue
-        run = chosen.get(p.get("chosen_run_id")) or latest.get(p["_id"]) or {}
+        run = (chosen.get(p["chosen_run_id"]) if p.get("chosen_run_id") else None) or latest.get(p["_id"]) or {}
         totals = run.get("totals") or {}
         items.append(YearFigures(year=p["year"], books=int(totals.get("copies", 0)), discs=0,
                                  fen=int(totals.get("fen", 0)), history=False, plan_id=str(p["_id"])))

@@ -152,7 +152,7 @@ async def refresh_demand(deps: Deps, actor: Actor, plan_id: str) -> DemandRefres
                 title_id = to_isbn13(s["isbn"]) if s.get("isbn") else None
             except IsbnError:
                 title_id = None
-            if title_id not in cands:
+            if title_id is None or title_id not in cands:
                 unmatched += 1
                 continue
             if (room, title_id) in taken:
