@@ -25,10 +25,10 @@ class MpHandler(ApiHandler):
         await BaseHandler.prepare(self)  # not ApiHandler.prepare: staff tokens mean nothing here
         self.set_header("Cache-Control", "no-store")
         self.principal = None
-        scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
+        token = self.bearer_token()
+        if token:
             self.principal = await accounts.principal_for_token(
-                self.deps, token.strip(), request_id=self.request_id, ip=self.request.remote_ip or "")
+                self.deps, token, request_id=self.request_id, ip=self.request.remote_ip or "")
 
     async def require_reader(self) -> Principal:
         if self.principal is None:
