@@ -316,7 +316,8 @@ class Demo:
             "",
             f"  demo log-ins (password for all: {DEMO_PASSWORD}):",
             *[f"    {username:<12} {label}" for username, label in demo_logins()],
-            "  room administrators (jn-…) log in on the phone pages; district staff on the console.",
+            "  room administrators (jn-…), the trainer and the inspector log in on the phone pages (/m/);"
+            " district staff on the console.",
             "",
             f"  SHUWU_MONGO_URL={self.stack.mongo_url}",
             f"  SHUWU_REDIS_URL={self.stack.redis_url}",

@@ -18,8 +18,12 @@ from miniprogram_api.accounts.handlers import routes as mp_accounts_routes
 from miniprogram_api.books.handlers import routes as mp_books_routes
 from miniprogram_api.challenges.handlers import routes as mp_challenges_routes
 from miniprogram_api.contest.handlers import routes as mp_contest_routes
+from miniprogram_api.families.handlers import routes as mp_families_routes
 from miniprogram_api.notify.handlers import routes as mp_notify_routes
 from miniprogram_api.roomcodes.handlers import routes as roomcodes_routes
+from miniprogram_api.surveys.handlers import routes as surveys_routes
+from server.activities.handlers import pages as activities_pages
+from server.activities.handlers import routes as activities_routes
 from server.audit.handlers import routes as audit_routes
 from server.catalog.handlers import routes as catalog_routes
 from server.circulation.handlers import routes as circulation_routes
@@ -36,6 +40,18 @@ from server.web.health import routes as health_routes
 from server.web.openapi import OpenApiHandler
 from server.web.pages import PageHandler
 from server.web.templating import STATIC
+from training.certificates.handlers import pages as training_certificate_pages
+from training.certificates.handlers import routes as training_certificate_routes
+from training.courses.handlers import pages as training_course_pages
+from training.courses.handlers import routes as training_course_routes
+from training.quizzes.handlers import pages as training_quiz_pages
+from training.quizzes.handlers import routes as training_quiz_routes
+from training.ratings.handlers import pages as ratings_pages
+from training.ratings.handlers import routes as ratings_routes
+from training.ratings.inspections.handlers import pages as inspections_pages
+from training.ratings.inspections.handlers import routes as inspections_routes
+from training.ratings.metrics.handlers import pages as metrics_pages
+from training.ratings.metrics.handlers import routes as metrics_routes
 
 
 class NotFoundPage(PageHandler):
@@ -55,14 +71,16 @@ def api_routes() -> list[tuple[str, type]]:
             *readers_routes, *circulation_routes, *catalog_routes,
             *mp_accounts_routes, *mp_books_routes, *mp_notify_routes, *roomcodes_routes,
             *mp_contest_routes, *mp_challenges_routes, *dist_plans_routes, *dist_shipments_routes,
-            *dist_routes_routes, *dist_selection_routes]
+            *dist_routes_routes, *dist_selection_routes, *activities_routes, *surveys_routes, *metrics_routes,
+            *inspections_routes, *mp_families_routes, *training_course_routes, *ratings_routes,
+            *training_quiz_routes, *training_certificate_routes]
 
 
 def make_app(deps: Deps, *, debug: bool = False) -> ShuwuApplication:
     api = api_routes()
     # The shipments' phone JSON (/m/api/shipments/…) goes before the phone's /m/api catch-all.
-    pages = [(r"/", RootPage), *dist_shipments_pages, *console_routes, *phone_routes, *dist_plans_pages,
-             *dist_routes_pages, *dist_selection_pages]
+    pages = [(r"/", RootPage), *training_course_pages, *training_quiz_pages, *training_certificate_pages, *inspections_pages, *dist_shipments_pages, *activities_pages, *metrics_pages, *console_routes, *phone_routes, *dist_plans_pages,
+             *dist_routes_pages, *dist_selection_pages, *ratings_pages]
     handlers: list[Any] = [
         *[tornado.web.url(pattern, handler, {"deps": deps}) for pattern, handler in [*api, *pages]],
         tornado.web.url(r"/api/openapi.json", OpenApiHandler, {"deps": deps, "routes": api}),

@@ -84,6 +84,11 @@ class Settings(BaseModel):
     routing_osrm_url: str = Field(
         "", description="base URL of an OSRM server for road distances in delivery routes (e.g. "
                         "http://osrm.internal:5000); empty: straight-line distance × a circuity factor")
+    training_refresher_hours: float = Field(
+        8.0, ge=0, le=200, description="training hours each room administrator must complete per calendar year "
+                                       "(the yearly refresher); 0: no refresher requirement")
+    training_qr_step_secs: int = Field(30, ge=10, le=300, description="how often the attendance QR code changes")
+    ratings_publicity_days: int = Field(5, ge=1, le=30, description="working days a rating shortlist is on public notice (公示)")
     outbound_timeout_secs: float = Field(10.0, gt=0, description="read timeout for outbound HTTP calls")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
     district: District = Field(JINNAN, description="the district served, as JSON (default: Jinnan, Tianjin)")

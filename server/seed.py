@@ -7,6 +7,7 @@ Every demo account shares DEMO_PASSWORD; seed-demo refuses production mode.
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ FIXED_STAFF: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("admin", "王静", "district_admin", ()),
     ("clerk", "刘海燕", "district_staff", ()),
     ("xsg", "张建华", "town_coordinator", ("咸水沽镇",)),
-    ("inspector", "赵立新", "inspector", ()),
+    ("inspector", "赵立新", "inspector", ("咸水沽镇",)),
     ("trainer", "孙文静", "trainer", ()),
 )
 
@@ -69,7 +70,8 @@ async def seed_demo(deps: Deps, *, if_empty: bool = False, content: bool = True)
     existing_rooms = await rooms_repo.existing_codes(deps.db, [r["code"] for r in rooms])
     new_rooms = [
         room_document(deps, RoomCreate.model_validate(
-            {k: v for k, v in r.items() if k not in {"lat", "lng", "demo"}} | {"location": {"lat": r["lat"], "lng": r["lng"]}}
+            {k: v for k, v in r.items() if k not in {"lat", "lng", "demo"}}
+            | {"location": {"lat": r["lat"], "lng": r["lng"]}, "residents": demo_residents(r["code"], r["village"])}
         ), demo=True)
         for r in rooms if r["code"] not in existing_rooms
     ]
@@ -104,6 +106,13 @@ async def seed_demo(deps: Deps, *, if_empty: bool = False, content: bool = True)
     return SeedReport(len(new_rooms), len(docs))
 
 
+def demo_residents(code: str, village: str) -> int:
+    """A plausible, deterministic 常住人口 for a demo room: 800–4,000 for a village (村),
+    3,000–12,000 for a community (社区)."""
+    low, high = (800, 4000) if village.endswith("村") else (3000, 12000)
+    return low + zlib.crc32(code.encode()) % (high - low + 1) // 10 * 10
+
+
 def _seed_actor(admin: dict[str, Any] | None) -> Any:
     from server.staff.roles import Actor, Role
 
@@ -117,6 +126,9 @@ async def _seed_content(deps: Deps) -> None:
     from distribution.demo import seed_distribution_demo
 
     await seed_distribution_demo(deps)
+    from training.demo import seed_training_demo
+
+    await seed_training_demo(deps)
 
 
 async def _seed_catalogue(deps: Deps) -> None:

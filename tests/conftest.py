@@ -137,6 +137,8 @@ async def check_invariants(response: httpx.Response) -> None:
             assert body["status"] == response.status_code
         elif response.status_code != 204:
             assert ctype.startswith(("application/json", *BINARY_TYPES)), f"{path}: {ctype}"
+    elif path.endswith((".pdf", ".xlsx", ".png", ".jpg")) and response.status_code == 200:
+        assert ctype.startswith(BINARY_TYPES), f"{path}: {ctype}"  # a page's download link
     elif response.status_code != 204:
         assert ctype.startswith("text/") or ctype.startswith("image/") or "javascript" in ctype, f"{path}: {ctype}"
 

@@ -35,6 +35,8 @@ PARTS = (
     "miniprogram_api.challenges.privacy",
     "miniprogram_api.contest.privacy",
     "miniprogram_api.notify.privacy",
+    "miniprogram_api.surveys.privacy",
+    "miniprogram_api.families.privacy",
 )
 _MEMBER_FIELDS = ("relation", "name", "birth_year", "birth_date", "home_room", "school", "class_name",
                   "guardian_relation", "consent", "public_board", "history_enabled", "status", "erase_after",

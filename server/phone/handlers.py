@@ -11,7 +11,7 @@ from server.phone.base import PhonePage
 from server.phone.desk_pages import TILES
 from server.rooms import service as rooms_service
 from server.rooms.models import WEEKDAY_LABELS, WEEKDAYS, RoomQuery, parse_spans
-from server.staff.roles import PHONE
+from server.staff.roles import PHONE, Role
 from server.web.login import LoginPageBase, LogoutBase
 from server.web.templating import LOCAL_TZ
 
@@ -49,11 +49,18 @@ def open_now(opening_hours: dict[str, list[str]], now: datetime) -> OpenNow:
     return OpenNow(False, "现在闭馆", "还没有登记开放时间")
 
 
+# Trainers and inspectors work on their phones too, but not at a desk: each has a page of their own.
+FIELD_HOMES = {Role.TRAINER: "/m/training", Role.INSPECTOR: "/m/inspect"}
+
+
 class LoginPage(PhonePage, LoginPageBase):
     roles = None
-    allowed = PHONE
+    allowed = PHONE | frozenset(FIELD_HOMES)
     template = "phone/login.html"
     wrong_place_message = "该账号是区馆后台账号，请在电脑上打开 /console/ 登录"
+
+    def home_for(self, role: Role) -> str:
+        return FIELD_HOMES.get(role, self.home_url)
 
 
 class LogoutPage(PhonePage, LogoutBase):
@@ -61,7 +68,12 @@ class LogoutPage(PhonePage, LogoutBase):
 
 
 class HomePage(PhonePage):
+    roles = PHONE | frozenset(FIELD_HOMES)
+
     async def get(self) -> None:
+        if self.me.role in FIELD_HOMES:
+            self.redirect(FIELD_HOMES[self.me.role])
+            return
         page = await rooms_service.list_rooms(self.deps, self.me, RoomQuery.model_validate({"limit": HOME_MAX_ROOMS}))
         now = datetime.now(LOCAL_TZ)
         today = WEEKDAYS[now.weekday()]

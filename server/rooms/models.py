@@ -82,6 +82,7 @@ class RoomCreate(BaseModel):
     opening_hours: OpeningHours = Field(description='weekday → spans, e.g. {"mon": ["09:00-11:30"]}')
     phone: MobilePhone | None = Field(None, description="the room's public contact number")
     established_year: int | None = Field(None, ge=1949, le=2100)
+    residents: int | None = Field(None, ge=0, le=200000, description="常住人口 of the village or community served")
 
     @field_validator("opening_hours")
     @classmethod
@@ -104,6 +105,7 @@ class RoomUpdate(BaseModel):
     opening_hours: OpeningHours | None = None
     phone: MobilePhone | None = None
     established_year: int | None = Field(None, ge=1949, le=2100)
+    residents: int | None = Field(None, ge=0, le=200000, description="常住人口; set by the district only")
 
     @field_validator("opening_hours")
     @classmethod
@@ -155,6 +157,7 @@ class RoomOut(BaseModel):
     opening_hours: dict[str, list[str]]
     phone: str | None = None
     established_year: int | None = None
+    residents: int | None = Field(None, description="常住人口 of the village or community served")
     status: RoomStatus
     deactivated_reason: str | None = None
     demo: bool = False

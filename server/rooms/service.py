@@ -54,6 +54,7 @@ def to_out(doc: dict[str, Any], deps: Deps, admins: list[dict[str, Any]] | None 
         opening_hours=doc["opening_hours"],
         phone=doc.get("phone"),
         established_year=doc.get("established_year"),
+        residents=doc.get("residents"),
         status=doc["status"],
         deactivated_reason=doc.get("deactivated_reason"),
         demo=doc.get("demo", False),

@@ -26,8 +26,10 @@ def check_scope(role: Role | None, rooms: list[str] | None, towns: list[str] | N
         raise ValueError("镇街联络员至少要负责一个镇街（towns）")
     if role is not None and role is not Role.ROOM_ADMIN and rooms:
         raise ValueError("只有书屋管理员可以指定 rooms")
-    if role is not None and role is not Role.TOWN_COORDINATOR and towns:
-        raise ValueError("只有镇街联络员可以指定 towns")
+    # An inspector's towns are the towns they belong to (所属镇街): read only for conflicts of
+    # interest in ratings, never a scope (inspectors see the whole district).
+    if role is not None and role not in {Role.TOWN_COORDINATOR, Role.INSPECTOR} and towns:
+        raise ValueError("只有镇街联络员和督查员可以指定 towns")
 
 
 class StaffCreate(BaseModel):
@@ -40,7 +42,7 @@ class StaffCreate(BaseModel):
     password: Password
     role: Role
     rooms: list[RoomCode] = Field(default_factory=list, max_length=50, description="room codes (room_admin)")
-    towns: list[TownName] = Field(default_factory=list, max_length=20, description="town names (town_coordinator)")
+    towns: list[TownName] = Field(default_factory=list, max_length=20, description="town names (town_coordinator: the towns they look after; inspector: the towns they belong to, for conflicts of interest)")
     phone: MobilePhone | None = None
 
     @model_validator(mode="after")

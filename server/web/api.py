@@ -92,6 +92,8 @@ def endpoint(
         @functools.wraps(method)
         async def wrapper(self: ApiHandler, *args: str, **path: str) -> None:
             if spec.roles is not None:
+                if self.actor is None and spec.media_type is not None and self.request.method == "GET":
+                    await self.load_page_session()
                 self.require_role(spec.roles)
             elif spec.reader:
                 await self.require_reader()
@@ -126,6 +128,15 @@ class ApiHandler(BaseHandler):
         scheme, _, token = auth.partition(" ")
         if scheme.lower() == "bearer":
             await self.load_staff(token.strip())
+
+    async def load_page_session(self) -> None:
+        """A file to download (PDF, Excel, image) is a plain link in the console's pages: for
+        those GETs only, the page session cookie identifies the person too. Safe methods only,
+        so no XSRF; JSON answers still need the Bearer token."""
+        from server.web.pages import SESSION_COOKIE
+
+        token = self.get_signed_cookie(SESSION_COOKIE, max_age_days=31)
+        await self.load_staff(token.decode() if token else None)
 
     def check_xsrf_cookie(self) -> None:
         """Bearer tokens are not sent by browsers on their own, so XSRF does not apply."""

@@ -21,9 +21,13 @@ class LoginPageBase(PageHandler):
     template = "console/login.html"
     wrong_place_message = "该账号不能登录这里"
 
+    def home_for(self, role: Role) -> str:
+        """Where a person of ``role`` lands after logging in (when no ``next`` was asked for)."""
+        return self.home_url
+
     async def get(self) -> None:
         if self.actor is not None and self.actor.role in self.allowed:
-            self.redirect(self.safe_next(self.home_url))
+            self.redirect(self.safe_next(self.home_for(self.actor.role)))
             return
         self.render_page(self.template, error=None, error_code=None, username="",
                          next=self.safe_next(self.home_url))
@@ -45,7 +49,7 @@ class LoginPageBase(PageHandler):
                              next=self.safe_next(self.home_url))
             return
         await self.start_session(doc)
-        self.redirect(self.safe_next(self.home_url))
+        self.redirect(self.safe_next(self.home_for(Role(doc["role"]))))
 
 
 class LogoutBase(PageHandler):

@@ -97,7 +97,8 @@ async def test_password_is_stored_as_an_argon2_hash(client, admin, deps) -> None
         ({"role": "district_staff", "rooms": ["JN-XSG-001"]}, "body"),  # rooms for a non-room-admin
         ({"role": "town_coordinator", "rooms": ["JN-XSG-001"], "towns": ["葛沽镇"]}, "body"),
         ({"role": "town_coordinator"}, "body"),  # a coordinator without towns
-        ({"role": "inspector", "towns": ["葛沽镇"]}, "body"),
+        ({"role": "trainer", "towns": ["葛沽镇"]}, "body"),  # towns for neither a coordinator nor an inspector
+        ({"role": "inspector", "towns": ["西青镇"]}, "body.towns.0"),  # an inspector's own town must exist
         ({"role": "room_admin", "rooms": ["JN-XSG-999"]}, "body.rooms.0"),  # no such room
         ({"role": "room_admin", "rooms": ["JN-XSG-001", "JN-GG-998"]}, "body.rooms.1"),
         ({"role": "room_admin", "rooms": ["jn-xsg-001"]}, "body.rooms.0"),

@@ -8,6 +8,7 @@ and town boundaries that roles alone do not express.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -174,6 +175,84 @@ EXPECTED_ROLES: dict[str, frozenset[Role] | None] = {
     "GET /api/v1/challenges/{challenge_id}/export.xlsx": DESK,
     "GET /api/v1/reviews": DISTRICT,
     "POST /api/v1/reviews/{review_id}/decision": DISTRICT,
+    # ratings (training/ratings/handlers.py): the district runs the cycle; rooms and towns nominate;
+    # towns review their own entries; the admin alone starts the 公示, decides and reports
+    "GET /api/v1/ratings/rounds": ALL,
+    "POST /api/v1/ratings/rounds": DISTRICT,
+    "GET /api/v1/ratings/rounds/{round_id}": ALL,
+    "PATCH /api/v1/ratings/rounds/{round_id}": DISTRICT,
+    "POST /api/v1/ratings/rounds/{round_id}/transition": DISTRICT,
+    "POST /api/v1/ratings/rounds/{round_id}/metrics/refresh": DISTRICT,
+    "GET /api/v1/ratings/rounds/{round_id}/entries": ALL,
+    "POST /api/v1/ratings/rounds/{round_id}/entries": DESK,
+    "GET /api/v1/ratings/rounds/{round_id}/objections": ALL - {Role.ROOM_ADMIN},
+    "POST /api/v1/ratings/rounds/{round_id}/objections": DISTRICT,
+    "GET /api/v1/ratings/rounds/{round_id}/plaques.pdf": DISTRICT,
+    "GET /api/v1/ratings/rounds/{round_id}/results.xlsx": DISTRICT,
+    "GET /api/v1/ratings/entries/{entry_id}": ALL,
+    "POST /api/v1/ratings/entries/{entry_id}/withdraw": DESK,
+    "POST /api/v1/ratings/entries/{entry_id}/town-review": DISTRICT | {Role.TOWN_COORDINATOR},
+    "GET /api/v1/ratings/entries/{entry_id}/certificate.pdf": ALL,
+    "POST /api/v1/ratings/objections/{objection_id}/resolve": DISTRICT,
+    "POST /api/v1/ratings/history": ADMIN,
+    # inspectors' blind scoring (training/ratings/inspections): only inspectors score
+    "GET /api/v1/ratings/inspections": DISTRICT | {Role.INSPECTOR},
+    "PUT /api/v1/ratings/entries/{entry_id}/score": frozenset({Role.INSPECTOR}),
+    "POST /api/v1/ratings/entries/{entry_id}/score/submit": frozenset({Role.INSPECTOR}),
+    "POST /api/v1/ratings/entries/{entry_id}/score/photos": frozenset({Role.INSPECTOR}),
+    "DELETE /api/v1/ratings/entries/{entry_id}/score/photos/{photo_id}": frozenset({Role.INSPECTOR}),
+    "GET /api/v1/ratings/entries/{entry_id}/scores": DISTRICT | {Role.INSPECTOR},
+    "GET /api/v1/ratings/photos/{photo_id}": DISTRICT | {Role.INSPECTOR},
+    # courses, sessions, enrolment and attendance (training/courses): the district and trainers run
+    # them (a trainer only their own sessions, checked in the service); administrators and town
+    # coordinators enrol themselves and check in; everyone reads courses and sessions
+    "GET /api/v1/training/courses": ALL,
+    "POST /api/v1/training/courses": DISTRICT | {Role.TRAINER},
+    "GET /api/v1/training/courses/{course_id}": ALL,
+    "PATCH /api/v1/training/courses/{course_id}": DISTRICT | {Role.TRAINER},
+    "GET /api/v1/training/sessions": ALL,
+    "POST /api/v1/training/sessions": DISTRICT | {Role.TRAINER},
+    "GET /api/v1/training/sessions/{session_id}": ALL,
+    "PATCH /api/v1/training/sessions/{session_id}": DISTRICT | {Role.TRAINER},
+    "POST /api/v1/training/sessions/{session_id}/transition": DISTRICT | {Role.TRAINER},
+    "GET /api/v1/training/sessions/{session_id}/enrolments": DISTRICT | {Role.TRAINER},
+    "POST /api/v1/training/sessions/{session_id}/enrolments": DESK | {Role.TRAINER},
+    "POST /api/v1/training/sessions/{session_id}/enrolments/{staff_id}/cancel": DESK | {Role.TRAINER},
+    "GET /api/v1/training/sessions/{session_id}/qr": DISTRICT | {Role.TRAINER},
+    "GET /api/v1/training/sessions/{session_id}/attendance": DISTRICT | {Role.TRAINER},
+    "PUT /api/v1/training/sessions/{session_id}/attendance/{staff_id}": DISTRICT | {Role.TRAINER},
+    "POST /api/v1/training/checkins": frozenset({Role.ROOM_ADMIN, Role.TOWN_COORDINATOR}),
+    "GET /api/v1/training/me": ALL,
+    # quizzes and certificates (training/quizzes, training/certificates): trainers and the district
+    # keep the question banks and issue; anyone takes a quiz (only their own attempts); the admin
+    # alone revokes and loads history; certificates are scoped in the service (own / towns / all)
+    "GET /api/v1/training/courses/{course_id}/questions": DISTRICT | {Role.TRAINER},
+    "POST /api/v1/training/courses/{course_id}/questions": DISTRICT | {Role.TRAINER},
+    "POST /api/v1/training/courses/{course_id}/questions/import": DISTRICT | {Role.TRAINER},
+    "PATCH /api/v1/training/courses/{course_id}/questions/{question_id}": DISTRICT | {Role.TRAINER},
+    "DELETE /api/v1/training/courses/{course_id}/questions/{question_id}": DISTRICT | {Role.TRAINER},
+    "GET /api/v1/training/courses/{course_id}/attempts": ALL,
+    "POST /api/v1/training/courses/{course_id}/attempts": ALL,
+    "GET /api/v1/training/courses/{course_id}/attempts/{attempt_id}": ALL,
+    "PUT /api/v1/training/courses/{course_id}/attempts/{attempt_id}/answers": ALL,
+    "POST /api/v1/training/courses/{course_id}/attempts/{attempt_id}/submit": ALL,
+    "GET /api/v1/training/certificates": ALL,
+    "GET /api/v1/training/certificates.xlsx": DISTRICT | {Role.TRAINER},
+    "POST /api/v1/training/certificates/issue": DISTRICT | {Role.TRAINER},
+    "GET /api/v1/training/certificates/{certificate_id}.pdf": ALL,
+    "POST /api/v1/training/certificates/{certificate_id}/revoke": ADMIN,
+    "GET /api/v1/training/certificates/{certificate_id}": ALL,
+    "GET /api/v1/training/requirements": DISTRICT | {Role.TOWN_COORDINATOR},
+    "POST /api/v1/training/history": ADMIN,
+    # room activity registers, opening check-ins, survey results and metric evidence
+    # (server/activities, miniprogram_api/surveys, training/ratings/metrics)
+    "POST /api/v1/rooms/{code}/activities": DESK,
+    "GET /api/v1/rooms/{code}/activities": ALL,
+    "PATCH /api/v1/rooms/{code}/activities/{activity_id}": DESK,
+    "GET /api/v1/activities": DISTRICT | {Role.TOWN_COORDINATOR},
+    "POST /api/v1/rooms/{code}/openings": DESK,
+    "GET /api/v1/rooms/{code}/survey-results": ALL,
+    "GET /api/v1/ratings/evidence/{code}": ALL - {Role.ROOM_ADMIN},
 }
 
 # The staff API and the health checks; the mini-program's /mp routes have readers, not roles
@@ -307,7 +386,14 @@ NO_BODY_PROBES = {
     "POST /api/v1/distribution/plans/{plan_id}/list": (404, "plan_not_found"),  # no such plan: nothing imported
     "POST /api/v1/distribution/plans/{plan_id}/demand/refresh": (404, "plan_not_found"),
     "POST /api/v1/distribution/history": (200, None),  # idempotent: loads 2012–2015 once
+    "POST /api/v1/ratings/rounds/{round_id}/metrics/refresh": (404, "round_not_found"),  # no such round
+    "POST /api/v1/ratings/history": (200, None),  # idempotent: loads the 2014/2015 results once
     "POST /api/v1/distribution/shipments/{shipment_id}/photos": (415, "unsupported_image_type"),  # no picture
+    "POST /api/v1/ratings/entries/{entry_id}/score/photos": (415, "unsupported_image_type"),  # no picture
+    "DELETE /api/v1/ratings/entries/{entry_id}/score/photos/{photo_id}": (404, "entry_not_found"),  # no such entry
+    "POST /api/v1/training/courses/{course_id}/questions/import": (404, "course_not_found"),  # no such course
+    "DELETE /api/v1/training/courses/{course_id}/questions/{question_id}": (404, "course_not_found"),
+    "POST /api/v1/training/history": (415, "unsupported_import_format"),  # no file: nothing imported
 }
 
 
@@ -444,6 +530,10 @@ VALID_ROOM_BODIES: dict[str, dict[str, Any]] = {
                                         "title_id": "9787020002207"},
     "POST /api/v1/rooms/{code}/returns": {"op_id": "authz-scope-return", "title_id": "9787020002207"},
     "POST /api/v1/rooms/{code}/in-room-uses": {"op_id": "authz-scope-inroom", "title_id": "9787020002207"},
+    "POST /api/v1/rooms/{code}/activities": {"op_id": "authz-scope-activity", "title": "读书会", "kind": "读书会",
+                                             "attendance": 5,
+                                             "held_on": (date.today() - timedelta(days=1)).isoformat()},
+    "POST /api/v1/rooms/{code}/openings": {"op_id": "authz-scope-opening"},
 }
 SCOPE_CASES = [(e, who) for e in ROOM_SCOPED for who, role in (("room_admin", Role.ROOM_ADMIN),
                                                                 ("room_admin_other", Role.ROOM_ADMIN),

@@ -1,0 +1,1 @@
+"""Training certificates (培训证书): issue, print, verify in public, import history, requirements."""

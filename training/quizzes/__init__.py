@@ -1,0 +1,1 @@
+"""Quizzes: per-course question banks and timed attempts taken on the phone."""

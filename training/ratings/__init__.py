@@ -1,0 +1,1 @@
+"""Ratings: model rooms, model administrators and 书香之家 — scored from data, decided in the open."""
