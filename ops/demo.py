@@ -51,7 +51,7 @@ LISTENING = re.compile(r"shuwu listening on http://(?P<host>\[[^\]]*\]|[^/:]+):(
 PR_SET_PDEATHSIG = 1
 DEMO_TEMPLATES = {event: f"demo-{event}" for event in (
     "hold_ready", "due_tomorrow", "overdue", "suggestion_status", "challenge_milestone", "contest_result",
-    "prize_won")}
+    "prize_won", "rating_result")}
 
 
 def say(message: str) -> None:

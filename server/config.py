@@ -71,7 +71,7 @@ class Settings(BaseModel):
     wechat_templates: dict[str, str] = Field(
         default_factory=dict,
         description="subscribe-message template ids as JSON, by event: hold_ready, due_tomorrow, overdue, "
-                    "suggestion_status, challenge_milestone, contest_result, prize_won")
+                    "suggestion_status, challenge_milestone, contest_result, prize_won, rating_result")
     miniprogram_state: Literal["developer", "trial", "formal"] = Field(
         "formal", description="which mini-program version a subscribe message opens")
     wxacode_env_version: Literal["release", "trial", "develop"] = Field(

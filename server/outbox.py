@@ -21,9 +21,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 COLLECTION = "notifications"
 Event = Literal["hold_ready", "due_tomorrow", "overdue", "suggestion_status", "challenge_milestone",
-                "contest_result", "prize_won"]
+                "contest_result", "prize_won", "rating_result"]
 EVENTS: tuple[str, ...] = ("hold_ready", "due_tomorrow", "overdue", "suggestion_status", "challenge_milestone",
-                           "contest_result", "prize_won")
+                           "contest_result", "prize_won", "rating_result")
 Status = Literal["pending", "sent", "skipped", "failed"]
 
 INDEXES = {

@@ -29,7 +29,7 @@ _redis_dbs = itertools.cycle(range(16))
 # Subscribe-message template ids by event, as a district configures them (SHUWU_WECHAT_TEMPLATES).
 TEST_TEMPLATES = {event: f"tmpl-{event}" for event in (
     "hold_ready", "due_tomorrow", "overdue", "suggestion_status", "challenge_milestone", "contest_result",
-    "prize_won")}
+    "prize_won", "rating_result")}
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,6 @@ from distribution.plans.models import (
     CandidatePage,
     CandidateQuery,
     ListImportReport,
-    RowProblem,
 )
 from distribution.plans.service import EDITABLE_STATES, STATUS_LABELS, get_plan_doc
 from server.audit import repo as audit
@@ -31,6 +30,7 @@ from server.catalog.isbn import IsbnError, to_isbn13
 from server.catalog.service import title_document
 from server.errors import FieldProblem, InvalidInput, RuleViolation
 from server.pagination import decode_cursor, encode_cursor
+from server.sheet_import import RowProblem
 from server.staff.roles import Actor
 from server.storage import db_now, in_transaction
 

@@ -17,6 +17,7 @@ from pydantic import (
 from server.catalog.classification import Category
 from server.catalog.models import MAX_PRICE_CENTS, normalize_province
 from server.idempotency import OP_ID_PATTERN
+from server.sheet_import import DryRunQuery, ImportReport
 from server.staff.models import RoomCode
 
 PlanStatus = Literal["draft", "selection_open", "selection_closed", "locked", "shipping", "closed"]
@@ -187,24 +188,12 @@ class CandidatePage(BaseModel):
     counts: dict[str, int] = Field(description="candidates per category (whole plan)")
 
 
-class ListQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    dry_run: bool = False
+ListQuery = DryRunQuery
 
 
-class RowProblem(BaseModel):
-    row: int = Field(description="the spreadsheet's row number (header = 1)")
-    column: str = Field(description="the column's header as in the file, or 行 for the whole row")
-    message: str
 
 
-class ListImportReport(BaseModel):
-    dry_run: bool
-    rows: int
-    valid: int
-    problems: list[RowProblem]
-    imported: bool = Field(description="false when dry run or any row is bad: nothing was written")
+class ListImportReport(ImportReport):
     candidates_created: int = 0
     candidates_updated: int = 0
     titles_created: int = 0

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -16,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from server.dates import IsoDate
 from server.staff.models import RoomCode
 
 STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -24,21 +23,6 @@ TruckName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 ObjectIdStr = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{24}$")]
 
 
-
-def _iso_date(v: object) -> object:
-    # Pydantic would read "0" as a Unix timestamp (1970-01-01): only YYYY-MM-DD is a date here.
-    if isinstance(v, str):
-        # Converted here: strict (JSON body) validation would refuse the string after a validator.
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
-            raise ValueError("日期格式应为 YYYY-MM-DD")
-        try:
-            return dt.date.fromisoformat(v)
-        except ValueError:
-            raise ValueError("不是有效的日期") from None
-    return v
-
-
-IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 
 MAX_TRUCKS = 30
 MAX_STOPS = 400

@@ -33,7 +33,7 @@ class SubscriptionsIn(BaseModel):
 
 class TemplateCredit(BaseModel):
     event: str = Field(description="hold_ready, due_tomorrow, overdue, suggestion_status, challenge_milestone, "
-                                   "contest_result, prize_won")
+                                   "contest_result, prize_won, rating_result")
     title: str = Field(description="what the event is called in the message list")
     template_id: str = Field(description="ask for this id in wx.requestSubscribeMessage")
     credits: int = Field(description="messages of this template the account has consented to and not yet received")

@@ -24,6 +24,7 @@ EVENT_TITLES: dict[str, str] = {
     "challenge_milestone": "阅读挑战达成里程碑",
     "contest_result": "比赛结果公布了",
     "prize_won": "恭喜您中奖了",
+    "rating_result": "书香之家评选结果公布了",
 }
 
 

@@ -6,19 +6,18 @@ hold at least 4 reading activities a year.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     model_validator,
 )
 
+from server.dates import IsoDate
 from server.idempotency import OP_ID_PATTERN
 
 ActivityKind = Literal["读书会", "讲座", "展览", "亲子阅读", "培训", "其他"]
@@ -33,20 +32,6 @@ MAX_ATTENDANCE = 5000
 
 STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-
-def _iso_date(v: object) -> object:
-    # Pydantic would read "0" in a query string as a Unix timestamp (1970-01-01).
-    if isinstance(v, str):
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
-            raise ValueError("日期格式应为 YYYY-MM-DD")
-        try:
-            return date.fromisoformat(v)
-        except ValueError:
-            raise ValueError("不是有效的日期") from None
-    return v
-
-
-QueryDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
 def _children_within(attendance: int | None, children: int | None) -> None:
@@ -123,8 +108,8 @@ class ActivityPage(BaseModel):
 class RoomActivityQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: QueryDate | None = Field(None, description="first local day held (inclusive)")
-    until: QueryDate | None = Field(None, description="last local day held (inclusive)")
+    since: IsoDate | None = Field(None, description="first local day held (inclusive)")
+    until: IsoDate | None = Field(None, description="last local day held (inclusive)")
     cursor: str | None = Field(None, max_length=200)
     limit: int = Field(50, ge=1, le=200)
 

@@ -25,6 +25,7 @@ from server.catalog.searchkeys import normalize
 from server.errors import Conflict, FieldProblem, InvalidInput
 from server.readers.service import local_today
 from server.resources import Deps
+from server.sheet_import import RowProblem
 from server.staff.roles import Actor
 from server.storage import db_now, in_transaction
 from training.certificates import repo
@@ -32,7 +33,6 @@ from training.certificates.models import (
     KIND_LABELS,
     LEVEL_LABELS,
     HistoryReport,
-    RowProblem,
     certificate_number,
 )
 from training.certificates.service import new_token

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from server.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from server.sheet_import import DryRunQuery, ImportReport
 
 STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 KIND_LABELS = {"induction": "岗前培训", "refresher": "年度轮训", "topic": "专题培训"}
@@ -150,24 +151,12 @@ class RequirementsOut(BaseModel):
 # -- history import ---------------------------------------------------------------------------
 
 
-class HistoryQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    dry_run: bool = False
+HistoryQuery = DryRunQuery
 
 
-class RowProblem(BaseModel):
-    row: int = Field(description="the spreadsheet's row number (header = 1)")
-    column: str = Field(description="the column's header, or 行 for the whole row")
-    message: str
 
 
-class HistoryReport(BaseModel):
-    dry_run: bool
-    rows: int
-    valid: int
-    problems: list[RowProblem]
-    imported: bool = Field(description="false when dry run or any row is bad: nothing was written")
+class HistoryReport(ImportReport):
     created: int = 0
     already_there: int = Field(0, description="rows already imported before (same name, course and date)")
     matched_to_staff: int = 0

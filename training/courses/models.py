@@ -9,7 +9,6 @@ person; the waiting list is the ``waiting`` ones in order of ``at``) and
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -18,13 +17,13 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     create_model,
 )
 
+from server.dates import IsoDate
 from server.idempotency import OP_ID_PATTERN
 from server.staff.models import Username
 
@@ -69,20 +68,6 @@ def _utc_ms(value: datetime) -> datetime:
 
 When = Annotated[AwareDatetime, AfterValidator(_utc_ms)]
 
-
-def _iso_date(v: object) -> object:
-    # Pydantic would read "0" as a Unix timestamp (1970-01-01): only YYYY-MM-DD is a date here.
-    if isinstance(v, str):
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
-            raise ValueError("日期格式应为 YYYY-MM-DD")
-        try:
-            return date.fromisoformat(v)
-        except ValueError:
-            raise ValueError("不是有效的日期") from None
-    return v
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
 class SessionStatus(StrEnum):

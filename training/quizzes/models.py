@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from server.idempotency import OP_ID_PATTERN
+from server.sheet_import import DryRunQuery, ImportReport
 
 STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 MAX_OPTIONS = 6
@@ -87,24 +88,12 @@ class QuestionList(BaseModel):
     items: list[QuestionOut]
 
 
-class ImportQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    dry_run: bool = False
+ImportQuery = DryRunQuery
 
 
-class RowProblem(BaseModel):
-    row: int = Field(description="the spreadsheet's row number (header = 1)")
-    column: str = Field(description="the column's header, or 行 for the whole row")
-    message: str
 
 
-class QuestionImportReport(BaseModel):
-    dry_run: bool
-    rows: int
-    valid: int
-    problems: list[RowProblem]
-    imported: bool = Field(description="false when dry run or any row is bad: nothing was written")
+class QuestionImportReport(ImportReport):
     created: int = 0
 
 

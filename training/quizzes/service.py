@@ -15,6 +15,7 @@ from server.audit import repo as audit
 from server.catalog.searchkeys import normalize
 from server.errors import FieldProblem, InvalidInput, NotFound
 from server.resources import Deps
+from server.sheet_import import RowProblem
 from server.staff.roles import Actor
 from server.storage import db_now, in_transaction
 from training.quizzes import repo, sheets
@@ -26,7 +27,6 @@ from training.quizzes.models import (
     QuestionList,
     QuestionOut,
     QuestionPatch,
-    RowProblem,
 )
 
 MAX_PROBLEMS_IN_ERROR = 50

@@ -20,6 +20,7 @@ Contracts:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo.errors import DuplicateKeyError
 
+from server import outbox
 from server.audit import repo as audit
 from server.errors import (
     Conflict,
@@ -326,17 +328,43 @@ async def _decide(deps: Deps, actor: Actor, doc: dict[str, Any]) -> None:
                   f"{LEVEL_CODES[doc['level']]}-{e['rank']:03d}") if outcome != "rejected" else None
         changes[e["_id"]] = {"status": outcome, "outcome": outcome, "certificate_no": number, "updated_at": now}
     await _commit(deps, actor, doc, {"status": "decided", "locked": True, "decided_at": now}, changes,
-                  extra={"outcomes": {o: sum(1 for v in outcomes.values() if v == o) for o in set(outcomes.values())}})
+                  extra={"outcomes": {o: sum(1 for v in outcomes.values() if v == o) for o in set(outcomes.values())}},
+                  events=await _family_results(deps, doc, changes))
+
+
+# What a family that applied in the mini-program is told (subscribe-message "phrase" values, ≤ 5 characters).
+RESULT_PHRASES = {"awarded": "入选", "nominated": "入选并推荐", "rejected": "未入选"}
+
+
+async def _family_results(deps: Deps, doc: dict[str, Any], changes: dict[ObjectId, dict[str, Any]]
+                          ) -> list[dict[str, Any]]:
+    """A ``rating_result`` notification for every family entry with a mini-program account,
+    whatever became of it (not shortlisted families hear the result too)."""
+    events = []
+    for entry in await repo.entries(deps.db, doc["_id"]):
+        account = entry["subject"].get("account_id")
+        if entry["subject"].get("type") != "family" or not account or entry["status"] == "withdrawn":
+            continue
+        outcome = changes.get(entry["_id"], {}).get("outcome") or "rejected"
+        events.append({"event": "rating_result", "key": f"{doc['_id']}:{entry['_id']}",
+                       "data": {"thing1": f"{doc['year']}年书香之家评选", "phrase2": RESULT_PHRASES[outcome],
+                                "thing3": "详情请在小程序“书香之家”中查看"},
+                       "page": "pages/family/index", "account_id": ObjectId(account)})
+    return events
 
 
 async def _commit(deps: Deps, actor: Actor, doc: dict[str, Any], round_changes: dict[str, Any],
-                  entry_changes: dict[ObjectId, dict[str, Any]], *, extra: dict[str, Any] | None = None) -> None:
-    round_changes = {**round_changes, "updated_at": db_now()}
+                  entry_changes: dict[ObjectId, dict[str, Any]], *, extra: dict[str, Any] | None = None,
+                  events: Sequence[dict[str, Any]] = ()) -> None:
+    now = db_now()
+    round_changes = {**round_changes, "updated_at": now}
 
     async def work(session: Any) -> None:
         if not await repo.transition_round(deps.db, doc["_id"], doc["status"], round_changes, session=session):
             raise Conflict("评选状态刚刚改变，请刷新后重试", code="round_changed")
         await repo.set_entries(deps.db, entry_changes, session=session)
+        for event in events:  # readers hear about it once the change is committed
+            await outbox.record(deps.db, session, now=now, **event)
         await audit.record(deps.db, actor, "rating_round.transition", target_type="rating_round",
                            target_id=str(doc["_id"]),
                            changes={"from": doc["status"], "to": round_changes["status"],

@@ -2,9 +2,9 @@
 (``/m/inspect…``) and the JSON their script calls (``/m/api/inspect/…``), and the console's
 progress page (``/console/ratings/inspections``).
 
-Inspectors are not among the roles of the desk pages (``PHONE``); they log in on the phone
-at ``/m/inspect/login``, which admits inspectors only, and every page here admits inspectors
-only, so the desk pages stay exactly as narrow as they were.
+Inspectors are not among the roles of the desk pages (``PHONE``); they log in at the phone's
+``/m/login``, which sends them here, and every page here admits inspectors only, so the desk
+pages stay exactly as narrow as they were.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from server.console.handlers import ConsolePage
 from server.phone.base import PhoneApiHandler, PhonePage
 from server.staff.roles import DISTRICT, Role
 from server.web.api import ApiHandler, endpoint
-from server.web.login import LoginPageBase, LogoutBase
 from training.ratings.inspections import photos, service, views
 from training.ratings.inspections.models import (
     SCORE_STATUS_LABELS,
@@ -93,19 +92,7 @@ class PhotoHandler(ApiHandler):
 
 class InspectPhonePage(PhonePage):
     roles: frozenset[Role] | None = INSPECTORS
-    login_url = "/m/inspect/login"
     home_url = "/m/inspect"
-
-
-class InspectLoginPage(InspectPhonePage, LoginPageBase):
-    roles = None
-    allowed = INSPECTORS
-    template = "phone/inspect_login.html"
-    wrong_place_message = "这里是督查员评分页面。书屋管理员请打开 /m/ 登录，区馆工作人员请在电脑上打开 /console/"
-
-
-class InspectLogoutPage(InspectPhonePage, LogoutBase):
-    roles = None
 
 
 class InspectListPage(InspectPhonePage):
@@ -190,8 +177,6 @@ routes = [
 # Before the phone's /m/api catch-all and before any /console/ratings/<id> page pattern.
 pages = [
     (r"/m/inspect/?", InspectListPage),
-    (r"/m/inspect/login", InspectLoginPage),
-    (r"/m/inspect/logout", InspectLogoutPage),
     (r"/m/inspect/entries/(?P<entry_id>[0-9a-f]{24})", InspectEntryPage),
     (rf"/m/api/inspect/entries/{ENTRY}/score", PhoneScoreHandler),
     (rf"/m/api/inspect/entries/{ENTRY}/score/submit", PhoneSubmitHandler),

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.activities.models import QueryDate
 from server.console.handlers import ConsolePage
+from server.dates import IsoDate
 from server.staff.roles import CONSOLE
 from server.web.api import ApiHandler, endpoint
 from training.ratings.metrics import evidence
@@ -17,15 +17,15 @@ from training.ratings.metrics import evidence
 class EvidenceQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: QueryDate | None = Field(None, alias="from", description="first local day (default: 1 January)")
-    to: QueryDate | None = Field(None, description="last local day (default: today or 31 December)")
+    from_: IsoDate | None = Field(None, alias="from", description="first local day (default: 1 January)")
+    to: IsoDate | None = Field(None, description="last local day (default: today or 31 December)")
 
 
 class EvidenceApiQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: QueryDate | None = Field(None, description="first local day (default: 1 January)")
-    until: QueryDate | None = Field(None, description="last local day (default: today or 31 December)")
+    since: IsoDate | None = Field(None, description="first local day (default: 1 January)")
+    until: IsoDate | None = Field(None, description="last local day (default: today or 31 December)")
     metric: str = Field("loans", pattern=r"^[a-z_]{2,40}$", description="a metric key, e.g. loans, opening_days_ratio")
 
 
