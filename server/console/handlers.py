@@ -6,6 +6,8 @@ from collections import Counter
 from datetime import datetime
 from urllib.parse import urlencode
 
+from server.activities import service as activities_service
+from server.activities.models import RoomActivityQuery
 from server.circulation import offline
 from server.circulation.offline_models import ConsoleConflictQuery, ResolveIn
 from server.circulation.offline_plan import when
@@ -17,6 +19,7 @@ from server.staff.roles import CONSOLE, DISTRICT, PHONE, Role
 from server.web.login import LoginPageBase, LogoutBase
 from server.web.pages import PageHandler
 from server.web.templating import LOCAL_TZ
+from training.certificates.requirements import training_status
 
 # The map shows every room matching the filters, up to this many (one query).
 MAP_MAX_ROOMS = 200
@@ -93,8 +96,13 @@ class RoomPage(ConsolePage):
     async def get(self, code: str) -> None:
         room = await rooms_service.get_room(self.deps, self.me, code)
         district = self.deps.settings.district
+        today = datetime.now(LOCAL_TZ).date()
+        training = await training_status(self.deps, [a.id for a in room.administrators], today.year)
+        activities = await activities_service.room_activities(self.deps, self.me, code, RoomActivityQuery(
+            since=today.replace(month=1, day=1), until=today, limit=5))
         self.render_page(
-            "console/room.html", room=room, weekdays=WEEKDAYS, weekday_labels=WEEKDAY_LABELS,
+            "console/room.html", room=room, weekdays=WEEKDAYS, weekday_labels=WEEKDAY_LABELS, training=training,
+            activities=activities, year=today.year, refresher_hours=self.deps.settings.training_refresher_hours,
             today=WEEKDAYS[datetime.now(LOCAL_TZ).weekday()], standards=district.standards,
             kind_classes=KIND_CLASSES, status_labels=STATUS_LABELS,
             map=district_map(district, [room], width=346, font_size=12, dot_radius=7, highlight_town=room.town),

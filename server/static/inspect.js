@@ -4,14 +4,15 @@
    uploaded one by one with a progress bar; "save" PUTs the draft, "submit" saves and then
    submits after a confirmation. Every write carries an op_id kept on the phone until the
    server answers, so a retry after a lost answer never does it twice.
-   Self-contained; old WebViews: no optional chaining, no ??, no arrow functions. */
+   Uses window.shuwuPhone from phone/shared.js (op_ids, the JSON call).
+   Old WebViews: no optional chaining, no ??, no arrow functions. */
 (function () {
   'use strict';
   var dataNode = document.getElementById('inspect-data');
   if (!dataNode) { return; }
   var data = JSON.parse(dataNode.textContent);
-  var xsrfMeta = document.querySelector('meta[name="shuwu-xsrf"]');
-  var XSRF = xsrfMeta ? xsrfMeta.getAttribute('content') : '';
+  var P = window.shuwuPhone;  // phone/shared.js
+  var XSRF = P.xsrf();
   var PHOTO_MAX_EDGE = 1600;
   var PHOTO_QUALITY = 0.85;
   var pendingKey = function (what) { return 'shuwu.inspect.' + data.entry_id + '.' + what; };
@@ -28,22 +29,11 @@
     box.hidden = false;
   }
 
-  function newOpId() {
-    var c = window.crypto || window.msCrypto;
-    var bytes = new Uint8Array(16);
-    if (c && c.getRandomValues) { c.getRandomValues(bytes); } else {
-      for (var i = 0; i < 16; i++) { bytes[i] = Math.floor(Math.random() * 256); }
-    }
-    var hex = '';
-    for (var j = 0; j < 16; j++) { hex += (bytes[j] < 16 ? '0' : '') + bytes[j].toString(16); }
-    return hex;
-  }
-
   function opFor(what) {
     var key = pendingKey(what);
     var id = null;
     try { id = window.localStorage.getItem(key); } catch (e) { id = null; }
-    if (!id) { id = newOpId(); try { window.localStorage.setItem(key, id); } catch (e2) { /* private mode */ } }
+    if (!id) { id = P.newOpId(); try { window.localStorage.setItem(key, id); } catch (e2) { /* private mode */ } }
     return id;
   }
 
@@ -59,18 +49,11 @@
     return text;
   }
 
+  /** The JSON call without a time limit; no answer at all resolves as status 0. */
   function send(method, url, body) {
-    return fetch(url, {
-      method: method, credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json', 'Accept': 'application/json', 'X-XSRFToken': XSRF },
-      body: JSON.stringify(body)
-    }).then(function (r) {
-      return r.text().then(function (t) {
-        var j = null;
-        try { j = t ? JSON.parse(t) : null; } catch (e) { j = null; }
-        return { ok: r.ok, status: r.status, data: j };
-      });
-    }, function () { return { ok: false, status: 0, data: { detail: '没有连上服务器，请检查网络后再试（内容还在本页）' } }; });
+    return P.api(method, url, body, { timeoutMs: 0 }).then(null, function () {
+      return { ok: false, status: 0, data: { detail: '没有连上服务器，请检查网络后再试（内容还在本页）' } };
+    });
   }
 
   // -- the criteria ---------------------------------------------------------------------

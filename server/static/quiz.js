@@ -2,38 +2,24 @@
    Starts or resumes an attempt, shows one question per screen with big options and a
    countdown, saves each answer as it is tapped (a client op_id per save; unsent answers are
    retried), submits when asked or when the time is up, then shows the score, pass or fail
-   and the right answers. Old WebViews: no optional chaining, no ??, no arrow functions. */
+   and the right answers. Uses window.shuwuPhone from phone/shared.js (op_ids, the JSON call).
+   Old WebViews: no optional chaining, no ??, no arrow functions. */
 (function () {
   'use strict';
   var root = document.getElementById('quiz');
   if (!root) { return; }
   var course = root.getAttribute('data-course');
   var API = '/m/api/training/courses/' + encodeURIComponent(course) + '/attempts';
-  var meta = document.querySelector('meta[name="shuwu-xsrf"]');
-  var XSRF = meta ? meta.getAttribute('content') : '';
+  var P = window.shuwuPhone;  // phone/shared.js
   var attempt = null, index = 0, chosen = {}, unsent = {}, endsAt = 0, timer = null, saving = false, submitting = false;
 
   function $(id) { return document.getElementById(id); }
   function show(node, on) { if (on) { node.removeAttribute('hidden'); } else { node.setAttribute('hidden', ''); } }
-  function opId() {
-    var bytes = new Uint8Array(12), out = '', i;
-    if (window.crypto && window.crypto.getRandomValues) { window.crypto.getRandomValues(bytes); }
-    else { for (i = 0; i < bytes.length; i++) { bytes[i] = Math.floor(Math.random() * 256); } }
-    for (i = 0; i < bytes.length; i++) { out += ('0' + bytes[i].toString(16)).slice(-2); }
-    return 'quiz-' + out;
-  }
+  function opId() { return 'quiz-' + P.hex(P.randomBytes(12)); }
   function error(text) { var box = $('quiz-error'); box.textContent = text || ''; show(box, !!text); }
 
-  function call(method, url, body) {
-    return fetch(url, {
-      method: method, credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json', 'X-XSRFToken': XSRF, 'Accept': 'application/json' },
-      body: JSON.stringify(body)
-    }).then(function (r) {
-      return r.json().then(function (data) { return { ok: r.ok, status: r.status, data: data }; },
-                           function () { return { ok: r.ok, status: r.status, data: {} }; });
-    });
-  }
+  /** The JSON call without a time limit. */
+  function call(method, url, body) { return P.api(method, url, body, { timeoutMs: 0 }); }
 
   function load(data) {
     attempt = data;

@@ -5,47 +5,20 @@
    lost answer is not a second check-in.
    /m/training/sessions/<id>/qr: poll /m/api/training/sessions/<id>/qr, swap the QR when it
    changes, count down and show how many people have checked in.
+   Uses window.shuwuPhone from phone/shared.js (op_ids, the JSON call, the camera).
    No inline code (CSP script-src 'self'); old WebViews: no optional chaining, no ??. */
 (function () {
   'use strict';
 
-  var xsrfMeta = document.querySelector('meta[name="shuwu-xsrf"]');
-  var XSRF = xsrfMeta ? xsrfMeta.getAttribute('content') : '';
+  var P = window.shuwuPhone;  // phone/shared.js
   var TIMEOUT_MS = 20000;
 
   function $(id) { return document.getElementById(id); }
 
-  function newOpId() {
-    var c = window.crypto || window.msCrypto;
-    var bytes = new Uint8Array(16);
-    if (c && c.getRandomValues) { c.getRandomValues(bytes); } else {
-      for (var i = 0; i < 16; i++) { bytes[i] = Math.floor(Math.random() * 256); }
-    }
-    var hex = '';
-    for (var j = 0; j < 16; j++) { hex += (bytes[j] < 16 ? '0' : '') + bytes[j].toString(16); }
-    return hex;
-  }
+  var newOpId = P.newOpId;
 
   /** fetch JSON: resolves {ok, status, data}; rejects when no answer came. */
-  function api(method, url, body) {
-    var opts = { method: method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
-    if (method !== 'GET') {
-      opts.headers['Content-Type'] = 'application/json';
-      opts.headers['X-XSRFToken'] = XSRF;
-      opts.body = JSON.stringify(body || {});
-    }
-    var controller = window.AbortController ? new AbortController() : null;
-    if (controller) { opts.signal = controller.signal; }
-    var timer = setTimeout(function () { if (controller) { controller.abort(); } }, TIMEOUT_MS);
-    return fetch(url, opts).then(function (response) {
-      clearTimeout(timer);
-      return response.text().then(function (text) {
-        var data = null;
-        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-        return { ok: response.ok, status: response.status, data: data };
-      });
-    }, function (err) { clearTimeout(timer); throw err; });
-  }
+  function api(method, url, body) { return P.api(method, url, body, { timeoutMs: TIMEOUT_MS }); }
 
   function problemText(r) {
     if (r.data && r.data.detail) {
@@ -116,26 +89,7 @@
     });
   }
 
-  var scanControls = null;
-  var scannerScript = null;
-
-  function loadScanner(src) {
-    if (window.ZXingBrowser) { return Promise.resolve(window.ZXingBrowser); }
-    if (scannerScript) { return scannerScript; }
-    scannerScript = new Promise(function (resolve, reject) {
-      var s = document.createElement('script');
-      s.src = src;
-      s.onload = function () { if (window.ZXingBrowser) { resolve(window.ZXingBrowser); } else { reject(new Error('load')); } };
-      s.onerror = function () { scannerScript = null; reject(new Error('load')); };
-      document.head.appendChild(s);
-    });
-    return scannerScript;
-  }
-
-  function closeScanner() {
-    if (scanControls) { try { scanControls.stop(); } catch (e) { /* stopped */ } scanControls = null; }
-    $('scanner').hidden = true;
-  }
+  function closeScanner() { P.closeScanner($('scanner')); }
 
   function cameraMessage(err) {
     var name = err && err.name;
@@ -146,32 +100,12 @@
   }
 
   function scan(main) {
-    var box = $('scanner');
-    var msg = $('scanner-msg');
-    msg.textContent = '正在打开相机…';
-    box.hidden = false;
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      msg.textContent = window.isSecureContext === false ? '这个网址不能使用相机（需要 https），请直接输入签到码。' : cameraMessage(null);
-      return;
-    }
-    loadScanner(main.getAttribute('data-scanner')).then(function (ZX) {
-      var reader = new ZX.BrowserMultiFormatReader();
-      try { reader.possibleFormats = [ZX.BarcodeFormat.QR_CODE]; } catch (e) { /* all formats */ }
-      return reader.decodeFromConstraints({ audio: false, video: { facingMode: 'environment' } }, $('scanner-video'),
-        function (result, err, controls) {
-          if (!result) { return; }
-          controls.stop();
-          scanControls = null;
-          box.hidden = true;
-          $('code').value = result.getText();
-          if (navigator.vibrate) { navigator.vibrate(80); }
-          checkIn(result.getText());
-        }).then(function (controls) {
-        scanControls = controls;
-        if (box.hidden) { controls.stop(); scanControls = null; return; }
-        msg.textContent = '把二维码放进框里，对准后会自动读出';
-      });
-    }).catch(function (err) { msg.textContent = cameraMessage(err); });
+    P.scan({
+      box: $('scanner'), msg: $('scanner-msg'), video: $('scanner-video'), src: main.getAttribute('data-scanner'),
+      formats: ['QR_CODE'], cameraMessage: cameraMessage,
+      https: '这个网址不能使用相机（需要 https），请直接输入签到码。', aim: '把二维码放进框里，对准后会自动读出',
+      read: function (text) { $('code').value = text; checkIn(text); }
+    });
   }
 
   function startCheckin(main) {

@@ -190,6 +190,10 @@ async def test_an_administrator_is_trained_and_their_room_rated(seeded: Deps, cl
         assert entry["certificate_no"] in text
         json_api = await http.get(f"{RATINGS}/rounds/{rid}")
         assert json_api.status_code == 401, "JSON answers still need the API token"
+        room = await http.get("/console/rooms/JN-GG-001")
+        assert room.status_code == 200
+        assert 'href="/console/training/certificates?staff_id=' in room.text and ">已完成</a>" in room.text
+        assert "亲子共读绘本" in room.text and "1 次，共 36 人次参加" in room.text
         page = await http.get("/console/training")
         assert page.status_code == 200
         flagged = page.text[page.text.index("管理员未完成岗前培训的书屋"):page.text.index("最近颁发的证书")]
@@ -203,3 +207,30 @@ async def test_trainers_and_inspectors_log_in_on_the_phone_to_their_own_pages(ba
             assert response.status_code == 302, username
             landing = await http.get(response.headers["Location"], follow_redirects=True)
             assert landing.status_code == 200 and str(landing.url).endswith(home), username
+
+
+async def test_an_administrator_applies_on_the_phone(base_url: str, client: httpx.AsyncClient, seeded: Deps,
+                                                     as_role: dict[str, Session]) -> None:
+    district = as_role["district_admin"]
+    rnd = await ok(await client.post(f"{RATINGS}/rounds", headers=district.headers,
+                                     json={"year": 2031, "kind": "model_admin"}), 201)
+    await ok(await client.post(f"{RATINGS}/rounds/{rnd['round_id']}/transition", headers=district.headers,
+                               json={"to": "open"}))
+    async with page_client(base_url) as http:
+        assert (await form_login(http, "/m/login", "jn-xsg-001")).status_code == 302
+        home = await http.get("/m/")
+        assert 'href="/m/ratings"' in home.text
+        page = await http.get("/m/ratings")
+        assert page.status_code == 200 and rnd["title"] in page.text and "申报模范管理员（本人）" in page.text
+        token = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
+        assert token
+        action = f"/m/ratings/{rnd['round_id']}/apply"
+        sent = await http.post(action, data={"_xsrf": token.group(1), "statement": "坚持每周开放六天，组织亲子阅读。"})
+        assert sent.status_code == 302 and "done=" in sent.headers["Location"]
+        again = await http.post(action, data={"_xsrf": token.group(1), "statement": "再交一次"})
+        assert again.status_code == 302 and "error=" in again.headers["Location"]
+        page = await http.get("/m/ratings")
+        assert "已申报，进度见下方" in page.text and "提交申报" not in page.text  # no second form
+    entries = await seeded.db.rating_entries.find({"round_id": ObjectId(rnd["round_id"])}).to_list()
+    assert len(entries) == 1 and entries[0]["applicant"]["channel"] == "room"
+    assert entries[0]["statement"] == "坚持每周开放六天，组织亲子阅读。"

@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
+
+from pydantic import ValidationError
 
 from server.errors import DomainError, FieldProblem, Forbidden, InvalidInput
+from server.phone.base import PhonePage
 from server.readers.service import local_today
 from server.staff.roles import ADMIN_ONLY, ALL_STAFF, CONSOLE, DISTRICT, Role
 from server.web.api import ApiHandler, endpoint
 from server.web.pages import PageHandler
-from training.ratings import documents, entries, history, printouts, publicity, service
+from training.ratings import documents, entries, history, mine, printouts, publicity, service
 from training.ratings.metrics import METRICS
 from training.ratings.models import (
     ENTRY_STATUS_LABELS,
@@ -299,7 +303,42 @@ class PublicRoundPage(PageHandler):
         self.redirect(f"/public/ratings/{round_id}?sent=1")
 
 
+# -- the administrator's phone: 申报 -----------------------------------------------------------
+
+
+class MyRatingsPage(PhonePage):
+    """Rounds open for entries that concern my room, and my entries with their progress."""
+
+    roles = frozenset({Role.ROOM_ADMIN})
+
+    async def get(self) -> None:
+        view = await mine.my_ratings(self.deps, self.me)
+        self.render_page("phone/ratings.html", view=view, kinds=KIND_LABELS, entry_statuses=ENTRY_STATUS_LABELS,
+                         outcomes=OUTCOME_LABELS, done=self.get_query_argument("done", "")[:80],
+                         error=self.get_query_argument("error", "")[:200])
+
+
+class ApplyPage(PhonePage):
+    roles = frozenset({Role.ROOM_ADMIN})
+
+    async def post(self, round_id: str) -> None:
+        statement = self.get_body_argument("statement", "").strip()
+        card_no = self.get_body_argument("card_no", "").strip().upper() or None
+        try:
+            body = EntryCreate.model_validate({"statement": statement, "card_no": card_no})
+            await entries.create_entry(self.deps, self.me, round_id, body)
+        except ValidationError:
+            self.redirect(f"/m/ratings?error={quote('借阅证号格式不对，或申报材料超过 2000 字')}")
+            return
+        except DomainError as exc:
+            self.redirect(f"/m/ratings?error={quote(exc.detail)}")
+            return
+        self.redirect(f"/m/ratings?done={quote('申报已提交，等待镇街初审')}")
+
+
 pages = [
+    (r"/m/ratings", MyRatingsPage),
+    (rf"/m/ratings/{ROUND}/apply", ApplyPage),
     (r"/console/ratings", RatingsPage),
     (rf"/console/ratings/rounds/{ROUND}", RoundPage),
     (rf"/console/ratings/rounds/{ROUND}/transition", RoundTransitionPage),

@@ -1,6 +1,6 @@
 /* shuwu — the phone desk's shared parts: the JSON calls, the phone's own log of writes
    (IndexedDB, append-only), the offline queue and its upload (/m/sync), export to a file,
-   the network bar and the camera scanner.
+   the network bar and the camera scanner. Builds on window.shuwuPhone from phone/shared.js.
 
    No inline code anywhere (CSP script-src 'self'). Written for old WebViews too
    (WeChat on cheap Android phones): no optional chaining, no ?? operator. */
@@ -17,8 +17,7 @@
     cardPrefix: main.getAttribute('data-card-prefix') || '',
     scanner: main.getAttribute('data-scanner')
   };
-  var xsrfMeta = document.querySelector('meta[name="shuwu-xsrf"]');
-  var XSRF = xsrfMeta ? xsrfMeta.getAttribute('content') : '';
+  var P = window.shuwuPhone;  // phone/shared.js
   var REQUEST_TIMEOUT_MS = 20000;  // one bar of signal: slow, but not forever
   var SYNC_CHUNK = 200;            // ops per upload
   var RETRY_SYNC_MS = 60000;       // while online with a queue, try again this often
@@ -64,14 +63,10 @@
   function newOpId() {
     var c = window.crypto || window.msCrypto;
     if (c && typeof c.randomUUID === 'function') { return c.randomUUID(); }
-    var bytes = new Uint8Array(16);
-    if (c && c.getRandomValues) { c.getRandomValues(bytes); } else {
-      for (var i = 0; i < 16; i++) { bytes[i] = Math.floor(Math.random() * 256); }
-    }
+    var bytes = P.randomBytes(16);
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    var hex = '';
-    for (var j = 0; j < 16; j++) { hex += (bytes[j] < 16 ? '0' : '') + bytes[j].toString(16); }
+    var hex = P.hex(bytes);
     return hex.slice(0, 8) + '-' + hex.slice(8, 12) + '-' + hex.slice(12, 16) + '-' + hex.slice(16, 20) + '-' + hex.slice(20);
   }
 
@@ -136,28 +131,12 @@
 
   /** fetch JSON: resolves {ok, status, data}; rejects with NetworkError when the request never got an answer. */
   function api(method, url, body) {
-    var opts = { method: method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
-    if (method !== 'GET') {
-      opts.headers['Content-Type'] = 'application/json';
-      opts.headers['X-XSRFToken'] = XSRF;
-      opts.body = JSON.stringify(body || {});
-    }
-    var controller = window.AbortController ? new AbortController() : null;
-    if (controller) { opts.signal = controller.signal; }
-    var timer = setTimeout(function () { if (controller) { controller.abort(); } }, REQUEST_TIMEOUT_MS);
-    return fetch(url, opts).then(function (response) {
-      clearTimeout(timer);
+    return P.api(method, url, body, { timeoutMs: REQUEST_TIMEOUT_MS }).then(function (out) {
       markOnline(true);
-      return response.text().then(function (text) {
-        var data = null;
-        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-        var out = { ok: response.ok, status: response.status, data: data };
-        if (!response.ok) { out.message = problemText(data, response.status); }
-        if (response.status === 401) { out.message = '登录已过期，请回到首页重新登录（未上传的记录仍在本机）'; }
-        return out;
-      });
+      if (!out.ok) { out.message = problemText(out.data, out.status); }
+      if (out.status === 401) { out.message = '登录已过期，请回到首页重新登录（未上传的记录仍在本机）'; }
+      return out;
     }, function () {
-      clearTimeout(timer);
       markOnline(false);
       throw new NetworkError('没有连上服务器');
     });
@@ -468,26 +447,7 @@
 
   // -- the camera ----------------------------------------------------------------------
 
-  var scannerScript = null;
-  var scanControls = null;
-
-  function loadScanner() {
-    if (window.ZXingBrowser) { return Promise.resolve(window.ZXingBrowser); }
-    if (scannerScript) { return scannerScript; }
-    scannerScript = new Promise(function (resolve, reject) {
-      var s = document.createElement('script');
-      s.src = cfg.scanner;
-      s.onload = function () { window.ZXingBrowser ? resolve(window.ZXingBrowser) : reject(new Error('load')); };
-      s.onerror = function () { scannerScript = null; reject(new Error('load')); };
-      document.head.appendChild(s);
-    });
-    return scannerScript;
-  }
-
-  function closeScanner() {
-    if (scanControls) { try { scanControls.stop(); } catch (e) { /* already stopped */ } scanControls = null; }
-    show($('scanner'), false);
-  }
+  function closeScanner() { P.closeScanner($('scanner')); }
 
   function cameraMessage(err) {
     var name = err && err.name;
@@ -500,35 +460,12 @@
 
   /** Scan into ``input`` with the back camera; ``done`` runs after a code was read. */
   function scanInto(input, done) {
-    var box = $('scanner');
-    var msg = $('scanner-msg');
-    msg.textContent = '正在打开相机…';
-    show(box, true);
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      msg.textContent = window.isSecureContext === false ? '这个网址不能使用相机（需要 https），请直接输入号码。' : cameraMessage(null);
-      return;
-    }
-    loadScanner().then(function (ZX) {
-      var reader = new ZX.BrowserMultiFormatReader();
-      var F = ZX.BarcodeFormat;
+    P.scan({
+      box: $('scanner'), msg: $('scanner-msg'), video: $('scanner-video'), src: cfg.scanner,
       // Only what the desk meets (ISBN barcodes, library labels, card QR codes): faster on cheap phones.
-      try { reader.possibleFormats = [F.EAN_13, F.EAN_8, F.CODE_128, F.CODE_39, F.QR_CODE]; } catch (e) { /* all formats */ }
-      return reader.decodeFromConstraints({ audio: false, video: { facingMode: 'environment' } }, $('scanner-video'),
-        function (result, err, controls) {
-          if (!result) { return; }
-          controls.stop();
-          scanControls = null;
-          input.value = result.getText();
-          show(box, false);
-          if (navigator.vibrate) { navigator.vibrate(80); }
-          if (done) { done(input.value); }
-        }).then(function (controls) {
-        scanControls = controls;
-        if (box.hidden) { controls.stop(); scanControls = null; return; }
-        msg.textContent = '把条码放进框里，对准后会自动读出';
-      });
-    }).catch(function (err) {
-      msg.textContent = cameraMessage(err);
+      formats: ['EAN_13', 'EAN_8', 'CODE_128', 'CODE_39', 'QR_CODE'], cameraMessage: cameraMessage,
+      https: '这个网址不能使用相机（需要 https），请直接输入号码。', aim: '把条码放进框里，对准后会自动读出',
+      read: function (text) { input.value = text; if (done) { done(input.value); } }
     });
   }
 
