@@ -44,7 +44,7 @@ from server.config import ConfigError, Settings, load_settings
 ROOT = Path(__file__).resolve().parent.parent
 SERVE_START_TIMEOUT_SECS = 90.0  # index creation on a cold SecantusDB takes a few seconds
 SERVE_STOP_MARGIN_SECS = 10.0  # on top of SHUWU_SHUTDOWN_DEADLINE_SECS: closing Mongo, Redis, HTTP
-SEED_TIMEOUT_SECS = 300.0
+SEED_TIMEOUT_SECS = 900.0  # the first run loads a year of circulation (1–3 minutes on 2 cores)
 LEFTOVER_STOP_TIMEOUT_SECS = 15.0
 POLL_SECS = 0.2
 LISTENING = re.compile(r"shuwu listening on http://(?P<host>\[[^\]]*\]|[^/:]+):(?P<port>\d+)/")
@@ -220,10 +220,11 @@ class Demo:
 
     def seed(self) -> None:
         say(
-            "loading the demo data if it is not there yet (python -m server seed-demo --if-empty) …"
+            "loading the demo data if it is not there yet (python -m server seed-demo --if-empty --circulation; "
+            "the first time takes a few minutes) …"
         )
         proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "seed-demo", "--if-empty"],
+            [sys.executable, "-m", "server", "seed-demo", "--if-empty", "--circulation"],
             cwd=ROOT,
             env=self.child_env(),
             start_new_session=True,

@@ -54,12 +54,12 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     log.info("all resources closed; bye")
 
 
-async def seed_demo(settings: Settings, *, if_empty: bool) -> None:
+async def seed_demo(settings: Settings, *, if_empty: bool, circulation: bool = False) -> None:
     from server.resources import open_resources
     from server.seed import seed_demo as run
 
     async with open_resources(settings) as deps:
-        report = await run(deps, if_empty=if_empty)
+        report = await run(deps, if_empty=if_empty, circulation=circulation)
     print(report)
 
 
@@ -88,6 +88,21 @@ async def check_ledger(settings: Settings) -> int:
     return 1 if problems else 0
 
 
+async def stats_snapshot(settings: Settings, year: int | None) -> None:
+    """Count distinct readers and fold the per-room figures (the nightly job), or a whole ``year``."""
+    from server.readers.service import local_today
+    from server.resources import open_resources
+    from server.stats import readers_stats, roomstats, service
+
+    async with open_resources(settings) as deps:
+        today = local_today()
+        periods = readers_stats.year_periods(year, today) if year else None
+        readers = await readers_stats.snapshot(deps, today, periods)
+        rooms = await roomstats.refresh(deps, today, [year] if year else None)
+        await service.invalidate(deps)
+    print(f"reader counts: {readers} documents; room figures: {rooms} documents")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server", description="shuwu 书屋")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,11 +110,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("worker", help="run the job worker (notifications, reminders, nightly jobs)")
     seed = sub.add_parser("seed-demo", help="load the Jinnan demo data (rooms, staff)")
     seed.add_argument("--if-empty", action="store_true", help="do nothing if rooms already exist")
+    seed.add_argument("--circulation", action="store_true",
+                      help="also a year of circulation: backlist, opening stock, readers, loans (1–3 minutes, once)")
     admin = sub.add_parser("create-admin", help="create a district administrator account")
     admin.add_argument("--username", required=True)
     admin.add_argument("--name", default="区馆管理员")
     admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     sub.add_parser("check-ledger", help="verify holdings equal the fold of the stock ledger (exit 1 if not)")
+    snap = sub.add_parser("stats-snapshot", help="count distinct readers and fold the per-room statistics now")
+    snap.add_argument("--year", type=int, help="a whole past year (default: the current periods)")
     sub.add_parser("config", help="list every SHUWU_* setting")
     args = parser.parse_args(argv)
 
@@ -122,13 +141,18 @@ def main(argv: list[str] | None = None) -> int:
         from server.worker import worker_settings
 
         run_worker(worker_settings(settings))  # arq: SIGTERM lets jobs in flight finish, then closes
+    elif args.command == "stats-snapshot":
+        if args.year is not None and not 2012 <= args.year <= 9999:
+            print("--year must be 2012 or later", file=sys.stderr)
+            return 2
+        asyncio.run(stats_snapshot(settings, args.year))
     elif args.command == "check-ledger":
         return asyncio.run(check_ledger(settings))
     elif args.command == "seed-demo":
         if settings.mode == "production":
             print("seed-demo refuses to run in production mode", file=sys.stderr)
             return 2
-        asyncio.run(seed_demo(settings, if_empty=args.if_empty))
+        asyncio.run(seed_demo(settings, if_empty=args.if_empty, circulation=args.circulation))
     elif args.command == "create-admin":
         password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("密码 password: ")
         try:

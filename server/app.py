@@ -27,12 +27,18 @@ from server.activities.handlers import routes as activities_routes
 from server.audit.handlers import routes as audit_routes
 from server.catalog.handlers import routes as catalog_routes
 from server.circulation.handlers import routes as circulation_routes
+from server.console.dashboard import pages as dashboard_pages
 from server.console.handlers import routes as console_routes
 from server.phone.handlers import routes as phone_routes
 from server.readers.handlers import routes as readers_routes
 from server.resources import Deps
 from server.rooms.handlers import routes as rooms_routes
 from server.staff.handlers import routes as staff_routes
+from server.stats.exports.handlers import pages as stats_export_pages
+from server.stats.exports.handlers import routes as stats_export_routes
+from server.stats.handlers import routes as stats_routes
+from server.stats.reports.handlers import pages as stats_report_pages
+from server.stats.reports.handlers import routes as stats_report_routes
 from server.stock.handlers import routes as stock_routes
 from server.web.api import NotFoundApiHandler
 from server.web.base import InFlight, ShuwuApplication, StaticFiles
@@ -73,13 +79,14 @@ def api_routes() -> list[tuple[str, type]]:
             *mp_contest_routes, *mp_challenges_routes, *dist_plans_routes, *dist_shipments_routes,
             *dist_routes_routes, *dist_selection_routes, *activities_routes, *surveys_routes, *metrics_routes,
             *inspections_routes, *mp_families_routes, *training_course_routes, *ratings_routes,
-            *training_quiz_routes, *training_certificate_routes]
+            *training_quiz_routes, *training_certificate_routes, *stats_export_routes, *stats_routes,
+            *stats_report_routes]
 
 
 def make_app(deps: Deps, *, debug: bool = False) -> ShuwuApplication:
     api = api_routes()
     # The shipments' phone JSON (/m/api/shipments/…) goes before the phone's /m/api catch-all.
-    pages = [(r"/", RootPage), *training_course_pages, *training_quiz_pages, *training_certificate_pages, *inspections_pages, *dist_shipments_pages, *activities_pages, *metrics_pages, *console_routes, *phone_routes, *dist_plans_pages,
+    pages = [(r"/", RootPage), *training_course_pages, *training_quiz_pages, *training_certificate_pages, *inspections_pages, *dist_shipments_pages, *activities_pages, *metrics_pages, *stats_export_pages, *stats_report_pages, *dashboard_pages, *console_routes, *phone_routes, *dist_plans_pages,
              *dist_routes_pages, *dist_selection_pages, *ratings_pages]
     handlers: list[Any] = [
         *[tornado.web.url(pattern, handler, {"deps": deps}) for pattern, handler in [*api, *pages]],

@@ -89,6 +89,13 @@ class Settings(BaseModel):
                                        "(the yearly refresher); 0: no refresher requirement")
     training_qr_step_secs: int = Field(30, ge=10, le=300, description="how often the attendance QR code changes")
     ratings_publicity_days: int = Field(5, ge=1, le=30, description="working days a rating shortlist is on public notice (公示)")
+    map_tiles_url: str = Field(
+        "", description="a map tile URL template for the console's district map, e.g. a 天地图 WMTS/XYZ URL with "
+                        "{z}/{x}/{y} (and the provider's key); empty: the map is drawn from shuwu's own data, no tiles")
+    map_tiles_attribution: str = Field("", description="the tile provider's attribution, shown on the map")
+    stats_cache_secs: int = Field(
+        300, ge=0, le=86400, description="how long the console's district figures are reused before they are "
+                                         "computed again (0: every time)")
     outbound_timeout_secs: float = Field(10.0, gt=0, description="read timeout for outbound HTTP calls")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
     district: District = Field(JINNAN, description="the district served, as JSON (default: Jinnan, Tianjin)")

@@ -44,6 +44,21 @@ class RoomStandards(BaseModel):
     min_area_m2: float = 20
     min_open_days: int = 5
     min_daily_hours: float = 4
+    min_volumes: int = Field(1500, ge=0, description="books held (册)")
+    min_titles: int = Field(500, ge=0, description="book titles held (种)")
+    min_periodicals: int = Field(30, ge=0, description="kinds of newspapers and periodicals (报刊)")
+    min_audio_visual: int = Field(100, ge=0, description="audio-visual items (电子音像制品)")
+
+
+class PlanTargets(BaseModel):
+    """The district plan's indicators (DOMAIN.md, "The network") the console measures against."""
+
+    model_config = ConfigDict(frozen=True)
+
+    volumes_per_resident: float = Field(1.2, ge=0, description="books held per resident served")
+    new_volumes_per_resident: float = Field(0.03, ge=0, description="new books per resident served per year")
+    average_price_fen: int = Field(3500, ge=0, description="average price of a book, in fen")
+    population: int = Field(930_000, ge=0, description="residents of the whole district (常住人口)")
 
 
 class LendingRules(BaseModel):
@@ -82,6 +97,7 @@ class District(BaseModel):
     towns: tuple[Town, ...]
     standards: RoomStandards = RoomStandards()
     lending: LendingRules = LendingRules()
+    plan: PlanTargets = PlanTargets()
     library: Site | None = Field(None, description="the district library: where delivery trucks start and end")
 
     @model_validator(mode="after")

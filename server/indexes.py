@@ -23,6 +23,7 @@ from server.circulation import repo as circulation_repo
 from server.readers import repo as readers_repo
 from server.rooms import repo as rooms_repo
 from server.staff import repo as staff_repo
+from server.stats import readers_stats, roomstats
 from server.stock import repo as stock_repo
 from server.stock import stocktake, targets, transfers
 from server.storage import ensure_indexes
@@ -39,7 +40,8 @@ ALL_INDEXES = (audit_repo.INDEXES, rooms_repo.INDEXES, staff_repo.INDEXES, idemp
                mp_contest_repo.INDEXES, mp_challenges_repo.INDEXES, dist_plans_repo.INDEXES,
                dist_shipments_repo.INDEXES, dist_routes_repo.INDEXES, activities_repo.INDEXES, surveys_repo.INDEXES,
                inspections_repo.INDEXES, training_courses_repo.INDEXES, ratings_repo.INDEXES,
-               training_quizzes_repo.INDEXES, training_certificates_repo.INDEXES)
+               training_quizzes_repo.INDEXES, training_certificates_repo.INDEXES, readers_stats.INDEXES,
+               roomstats.INDEXES)
 
 
 async def ensure_all_indexes(db: AsyncDatabase) -> None:

@@ -56,13 +56,16 @@ def demo_logins() -> list[tuple[str, str]]:
     return [(u, labels[r]) for u, _, r, _ in FIXED_STAFF] + [("jn-xsg-001", "南华营村农家书屋管理员")]
 
 
-async def seed_demo(deps: Deps, *, if_empty: bool = False, content: bool = True) -> SeedReport:
+async def seed_demo(deps: Deps, *, if_empty: bool = False, content: bool = True,
+                    circulation: bool = False) -> SeedReport:
     """The Jinnan demo: 110 rooms, their administrators and the district staff, and (with
     ``content``) a small catalogue on the rooms' shelves, a reading challenge and a contest
-    edition open today."""
+    edition open today. With ``circulation`` also a year of it (server.circulation.demo:
+    ~2,500 backlist titles, the rooms' opening stock, ~4,000 readers, ~24,000 loans, last
+    summer's challenge; one to three minutes, once) and the figures the console reads folded."""
     if if_empty and await rooms_repo.count_all(deps.db) > 0:
         if content:
-            await _seed_content(deps)  # added to demo data made before it existed
+            await _seed_content(deps, circulation=circulation)  # added to demo data made before it existed
         return SeedReport(0, 0, skipped=True)
     rng = random.Random(2026)
     now = datetime.now(UTC)
@@ -102,7 +105,7 @@ async def seed_demo(deps: Deps, *, if_empty: bool = False, content: bool = True)
         docs.append(doc)
     await staff_repo.insert_many(deps.db, docs)
     if content:
-        await _seed_content(deps)
+        await _seed_content(deps, circulation=circulation)
     return SeedReport(len(new_rooms), len(docs))
 
 
@@ -120,15 +123,35 @@ def _seed_actor(admin: dict[str, Any] | None) -> Any:
                  role=Role.DISTRICT_ADMIN)
 
 
-async def _seed_content(deps: Deps) -> None:
+async def _seed_content(deps: Deps, *, circulation: bool = False) -> None:
     await _seed_catalogue(deps)
     await _seed_reading_activities(deps)
+    loaded_year = False
+    if circulation:
+        # Before distribution and training: the selection's demand and the ratings' metrics read loans.
+        from server.circulation.demo import seed_demo_year
+
+        report = await seed_demo_year(deps)
+        loaded_year = not report.skipped
+        if loaded_year:
+            print(f"demo year of circulation: {report}", flush=True)
     from distribution.demo import seed_distribution_demo
 
     await seed_distribution_demo(deps)
     from training.demo import seed_training_demo
 
     await seed_training_demo(deps)
+    if loaded_year:  # the console reads these folded figures; the nightly job keeps them fresh
+        from server.readers.service import local_today
+        from server.stats import readers_stats, roomstats
+        from server.stats.indicators import trend_years
+        from server.stats.yearfacts import FIRST_YEAR
+
+        today = local_today()
+        await readers_stats.snapshot(deps, today)
+        # the years of this year's dashboard and its trends, so the first view does not fold the
+        # ledger itself (an older year is folded once, the first time it is asked for)
+        await roomstats.refresh(deps, today, [y for y in trend_years(today.year) if y >= FIRST_YEAR])
 
 
 async def _seed_catalogue(deps: Deps) -> None:

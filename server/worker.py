@@ -130,6 +130,26 @@ async def purge_room_visit_marks(ctx: dict[str, Any]) -> int:
     return await roomcodes.purge_visit_marks(_deps(ctx), db_now())
 
 
+async def stats_snapshot(ctx: dict[str, Any]) -> int:
+    """Nightly, after the anonymisation: count this period's distinct readers (kept apart from
+    the loans) and fold the per-room figures the dashboard reads."""
+    from server.readers.service import local_today
+    from server.stats import readers_stats, roomstats, service
+
+    deps, today = _deps(ctx), local_today()
+    written = await readers_stats.snapshot(deps, today) + await roomstats.refresh(deps, today)
+    await service.invalidate(deps)
+    log.info("statistics snapshot: %d documents", written)
+    return written
+
+
+async def stats_refresh(ctx: dict[str, Any]) -> int:
+    """On request (the console's 重新计算): refold this year's figures and drop the cache."""
+    from server.stats import service
+
+    return await service.refresh(_deps(ctx))
+
+
 async def ensure_room_codes(ctx: dict[str, Any]) -> int:
     """Nightly: make the mini-program code of every active room that has none yet."""
     made = await roomcodes.ensure_all(_deps(ctx))
@@ -145,7 +165,8 @@ def worker_settings(settings: Settings | None = None) -> type:
     chosen = settings or load_settings()
 
     class WorkerSettings:
-        functions = [func(send_notification, name="send_notification", keep_result=0, max_tries=SEND_JOB_TRIES)]
+        functions = [func(send_notification, name="send_notification", keep_result=0, max_tries=SEND_JOB_TRIES),
+                     func(stats_refresh, name="stats_refresh", keep_result=0, max_tries=1)]
         cron_jobs = [
             # every minute, and once at start-up to catch up after a restart
             cron(sweep_notifications, second=0, run_at_startup=True),
@@ -156,6 +177,7 @@ def worker_settings(settings: Settings | None = None) -> type:
             cron(erase_withdrawn_children, hour=2, minute=30),
             cron(forget_histories_turned_off, hour=2, minute=15),
             cron(purge_room_visit_marks, hour=2, minute=45),
+            cron(stats_snapshot, hour=2, minute=30),
             cron(ensure_room_codes, hour=3, minute=0),
         ]
         redis_settings = RedisSettings.from_dsn(chosen.redis_url)

@@ -5,7 +5,7 @@ second time (the first demo activity's fixed id is the marker)."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bson import ObjectId
@@ -38,6 +38,16 @@ def _oid(n: int) -> ObjectId:
     return ObjectId(f"64b2a{n:019x}")
 
 
+async def _quiet_since(deps: Deps, today: date) -> dict[str, date]:
+    """Rooms with loans in the data (the demo year of circulation) whose last loan is more than
+    two weeks old → the day of that last loan, so the demo's check-ins do not contradict it."""
+    rows = await (await deps.db["loans"].aggregate([
+        {"$group": {"_id": "$room", "last": {"$max": "$lent_at"}}}])).to_list()
+    cutoff = today - timedelta(days=14)
+    last = {r["_id"]: r["last"].replace(tzinfo=UTC).astimezone(LOCAL_TZ).date() for r in rows if r.get("last")}
+    return {code: day for code, day in last.items() if day < cutoff}
+
+
 async def seed_demo(deps: Deps) -> None:
     db = deps.db
     if await db[repo.ACTIVITIES].find_one({"_id": MARKER}, {"_id": 1}):
@@ -54,13 +64,17 @@ async def seed_demo(deps: Deps) -> None:
     activities: list[dict[str, Any]] = []
     openings: list[dict[str, Any]] = []
     answers: list[dict[str, Any]] = []
+    quiet = await _quiet_since(deps, today)
     n = 0
     for index, room in enumerate(rooms):
         rng = random.Random(f"demo-activities-{room['code']}")
         active = rng.random() < 0.8
+        until = quiet.get(room["code"], today)  # a room the demo year left idle shows no sign after it went quiet
         for _ in range(rng.randint(2, 8) if active else rng.randint(0, 1)):
             kind = rng.choice(tuple(TITLES))
             held = start + timedelta(days=rng.randint(0, span))
+            if held > until:
+                continue
             created = datetime.combine(held, time(18), LOCAL_TZ).astimezone(UTC)
             attendance = rng.randint(8, 60)
             activities.append({
@@ -75,7 +89,7 @@ async def seed_demo(deps: Deps) -> None:
         keen = 0.85 if active else 0.4
         for back in range(1, span + 1):
             day = today - timedelta(days=back)
-            if day.weekday() in open_weekdays and rng.random() < keen:
+            if day.weekday() in open_weekdays and rng.random() < keen and day <= until:
                 at = datetime.combine(day, time(8, 30), LOCAL_TZ).astimezone(UTC)
                 openings.append({"_id": repo.opening_id(room["code"], day.isoformat()), "room": room["code"],
                                  "day": day.isoformat(), "by": room["code"].lower(), "at": at})

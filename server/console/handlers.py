@@ -46,7 +46,7 @@ class ConsolePage(PageHandler):
     roles: frozenset[Role] | None = CONSOLE
     area = "console"
     login_url = "/console/login"
-    home_url = "/console/rooms"
+    home_url = "/console/"
 
 
 class LoginPage(ConsolePage, LoginPageBase):
@@ -58,11 +58,6 @@ class LoginPage(ConsolePage, LoginPageBase):
 
 class LogoutPage(ConsolePage, LogoutBase):
     roles = None
-
-
-class HomePage(ConsolePage):
-    async def get(self) -> None:
-        self.redirect(self.home_url)
 
 
 class RoomsPage(ConsolePage):
@@ -159,7 +154,6 @@ class OfflineConflictResolvePage(ConsolePage):
 
 
 routes = [
-    (r"/console/?", HomePage),
     (r"/console/login", LoginPage),
     (r"/console/logout", LogoutPage),
     (r"/console/rooms", RoomsPage),

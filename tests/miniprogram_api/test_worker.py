@@ -23,6 +23,7 @@ from ops.stack import Stack
 from server import outbox, worker
 from server.config import Settings
 from server.resources import Deps
+from server.stats import service as stats_service
 from server.storage import db_now
 from tests.miniprogram_api.conftest import MakeUser, MpUser, op_id
 
@@ -51,7 +52,8 @@ def test_schedules_are_in_district_time_whatever_the_host_clock(settings: Settin
     assert sweep.run_at_startup and sweep.second == 0 and sweep.minute is None
     names = {c.name for c in cls.cron_jobs}
     assert {"cron:mark_overdue", "cron:expire_and_promote_holds", "cron:erase_withdrawn_children"} <= names
-    assert [f.name for f in cls.functions] == [sender.SEND_JOB]
+    assert [f.name for f in cls.functions] == [sender.SEND_JOB, stats_service.REFRESH_JOB]
+    assert "cron:stats_snapshot" in names
 
 
 async def test_the_jobs_run_inline(seeded: Deps) -> None:

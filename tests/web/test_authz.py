@@ -253,6 +253,19 @@ EXPECTED_ROLES: dict[str, frozenset[Role] | None] = {
     "POST /api/v1/rooms/{code}/openings": DESK,
     "GET /api/v1/rooms/{code}/survey-results": ALL,
     "GET /api/v1/ratings/evidence/{code}": ALL - {Role.ROOM_ADMIN},
+    # Excel exports of the console's lists (server/stats/exports): every console role, scoped in the
+    # queries (a town coordinator: their towns' rooms); room administrators have no console
+    "GET /api/v1/exports/rooms.xlsx": ALL - {Role.ROOM_ADMIN},
+    "GET /api/v1/exports/stock.xlsx": ALL - {Role.ROOM_ADMIN},
+    "GET /api/v1/exports/loans.xlsx": ALL - {Role.ROOM_ADMIN},
+    "GET /api/v1/exports/shipments.xlsx": ALL - {Role.ROOM_ADMIN},
+    "GET /api/v1/exports/training.xlsx": ALL - {Role.ROOM_ADMIN},
+    "GET /api/v1/exports/ratings.xlsx": ALL - {Role.ROOM_ADMIN},
+    # district statistics (server/stats/handlers.py): console roles, scoped (a town coordinator: their towns)
+    "GET /api/v1/stats/dashboard": ALL - {Role.ROOM_ADMIN},
+    "GET /api/v1/stats/annual-report": ALL - {Role.ROOM_ADMIN},
+    "GET /api/v1/stats/annual-report.pdf": ALL - {Role.ROOM_ADMIN},  # server/stats/reports
+    "POST /api/v1/stats/refresh": DISTRICT,
 }
 
 # The staff API and the health checks; the mini-program's /mp routes have readers, not roles
@@ -394,6 +407,7 @@ NO_BODY_PROBES = {
     "POST /api/v1/training/courses/{course_id}/questions/import": (404, "course_not_found"),  # no such course
     "DELETE /api/v1/training/courses/{course_id}/questions/{question_id}": (404, "course_not_found"),
     "POST /api/v1/training/history": (415, "unsupported_import_format"),  # no file: nothing imported
+    "POST /api/v1/stats/refresh": (202, None),  # queues the statistics refold: harmless
 }
 
 

@@ -102,7 +102,7 @@ async def test_console_login_lists_110_rooms_with_a_map(seeded: Deps, base_url: 
     async with page_client(base_url) as http:
         response = await form_login(http, "/console/login", "admin")
         assert response.status_code == 302
-        assert response.headers["Location"] == "/console/rooms"
+        assert response.headers["Location"] == "/console/"  # the dashboard (总览)
         assert SESSION_COOKIE in http.cookies
 
         page = await http.get("/console/rooms")
@@ -114,12 +114,11 @@ async def test_console_login_lists_110_rooms_with_a_map(seeded: Deps, base_url: 
         assert len(set(re.findall(r'<a href="/console/rooms/(JN-[A-Z]+-\d{3})" class="room">', svg))) == 110
         assert svg.count("<title>") == 110
         assert "咸水沽镇" in svg and "海棠街道" in svg  # town names at the town centres
-        # The sections later issues add are shown, but honestly disabled, not links.
+        # 总览, 书屋, 藏书与流通, 离线冲突, 年度配送, 培训, 评选, 统计报表: every section is a link now.
         nav = text[text.index('<nav class="mainnav"'):text.index("</nav>")]
-        for label in ("藏书与流通", "统计报表"):
-            assert re.search(rf'<span class="soon" aria-disabled="true"[^>]*>{label}<small>建设中</small>', nav)
-        # 书屋, 离线冲突 (offline-sync conflicts), 年度配送 (distribution), 培训 (training) and 评选 (ratings)
-        assert nav.count("<a ") == 5
+        assert "建设中" not in nav
+        assert nav.count("<a ") == 8
+        assert '<a href="/console/">总览</a>' in nav and '<a href="/console/reports">统计报表</a>' in nav
         assert '<a href="/console/training">培训</a>' in nav and '<a href="/console/ratings">评选</a>' in nav
         assert '<a href="/console/offline-conflicts">离线冲突</a>' in nav
         assert '<a href="/console/distribution">年度配送</a>' in nav
@@ -284,10 +283,10 @@ async def test_next_cannot_leave_the_site(seeded: Deps, base_url: str) -> None:
             assert "evil" not in form_fields(page)[0]
             response = await form_login(http, "/console/login", "clerk", next=evil)
             assert response.status_code == 302
-            assert response.headers["Location"] == "/console/rooms", evil
+            assert response.headers["Location"] == "/console/", evil
             # Already logged in: the log-in page sends people on, still not off-site.
             again = await http.get("/console/login", params={"next": evil})
-            assert again.status_code == 302 and again.headers["Location"] == "/console/rooms"
+            assert again.status_code == 302 and again.headers["Location"] == "/console/"
     async with page_client(base_url) as http:
         response = await form_login(http, "/console/login", "clerk", next=f"/console/rooms/{ROOM}")
         assert response.headers["Location"] == f"/console/rooms/{ROOM}"

@@ -15,7 +15,7 @@ from bson import ObjectId
 from server.readers.service import local_today
 from training.ratings.metrics import repo
 from training.ratings.metrics.families import FamilyFacts, family_metrics
-from training.ratings.metrics.period import Period, period_of
+from server.stats.period import Period, period_of
 from training.ratings.metrics.rooms import RoomFacts, holdings_standards, metric, room_metrics
 from training.ratings.metrics.stars import star_detail, star_level
 

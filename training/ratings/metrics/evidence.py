@@ -16,7 +16,7 @@ from server.readers.service import local_today
 from server.rooms.service import authorize_room
 from server.staff.roles import Actor, Role
 from training.ratings.metrics import METRICS, compute, repo
-from training.ratings.metrics.period import Period, local_day, period_of
+from server.stats.period import Period, local_day, period_of
 from training.ratings.metrics.rooms import SIGN_LABELS, WEEKDAY_KEYS
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from training.ratings.metrics.period import Period
+from server.stats.period import Period
 from training.ratings.metrics.rooms import metric
 
 

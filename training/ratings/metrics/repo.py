@@ -14,7 +14,7 @@ from miniprogram_api.contest import repo as contest_repo
 from miniprogram_api.roomcodes import repo as roomcodes_repo
 from miniprogram_api.surveys import repo as surveys_repo
 from server.activities import repo as activities_repo
-from training.ratings.metrics.period import Period
+from server.stats.period import Period
 
 LOCAL_OFFSET = "+08:00"  # Asia/Shanghai has no daylight saving
 

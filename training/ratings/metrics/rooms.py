@@ -9,16 +9,16 @@ from datetime import date
 from typing import Any
 
 from training.ratings.metrics import METRICS
-from training.ratings.metrics.period import Period
+from server.stats.period import Period
 
 WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# DOMAIN.md "A room" holdings defaults; a district's settings may carry its own (same names).
-HOLDINGS_DEFAULTS = {"min_volumes": 1500, "min_titles": 500, "min_periodicals": 30, "min_audio_visual": 100}
+# The holdings standards, by their names in server.district.RoomStandards.
+HOLDINGS_STANDARDS = ("min_volumes", "min_titles", "min_periodicals", "min_audio_visual")
 SIGN_LABELS = {"circulation": "借还", "opening": "打卡", "activity": "活动", "visit": "读者签到"}
 
 
 def holdings_standards(standards: Any) -> dict[str, int]:
-    return {k: int(getattr(standards, k, v)) for k, v in HOLDINGS_DEFAULTS.items()}
+    return {k: int(getattr(standards, k)) for k in HOLDINGS_STANDARDS}
 
 
 @dataclass
