@@ -76,7 +76,7 @@ FULFILLED_STEPS: Final[dict[str, str]] = {
     "not_possible": "已上架，可到书屋借阅"}
 # A reader asking for more books at once than this is flooding the queue.
 MAX_OPEN_PER_MEMBER = 20
-PAGE = "pages/suggestions/index"
+PAGE = "pages/loans/loans?tab=suggestions"
 _NATIONALITY = re.compile(r"^\s*[\[［(（【〔][^\]］)）】〕]{1,6}[\]］)）】〕]\s*")
 _ROLE_WORDS = re.compile(r"\s*等?\s*(?:原著|编著|主编|编写|改编|整理|译注|校注|撰写|著|编|译|绘)\s*$")
 

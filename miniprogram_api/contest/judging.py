@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from server.resources import Deps
     from server.staff.roles import Actor
 
-RESULT_PAGE = "pages/contest/entry"
+RESULT_PAGE = "pages/contest/contest"
 XLSX_HEADERS = ("类别", "组别", "名次", "奖项", "平均分", "评分人数", "推荐上报", "作品名称", "作者", "出生年份",
                 "学校", "班级", "书屋", "镇街", "指导老师", "指导老师学校", "联系电话", "证书编号", "提交时间")
 
@@ -180,7 +180,7 @@ async def compute_awards(deps: Deps, actor: Actor, contest_id: str, data: Awards
                 deps.db, session, event="contest_result", key=f"{contest['_id']}:{p.entry_id}",
                 data={"thing1": contest["title"], "phrase2": rules.award_label(p.award),
                       "thing3": rules.next_step(p.award, p.recommended)},
-                page=f"{RESULT_PAGE}?contest_id={contest['_id']}&entry_id={p.entry_id}", now=now,
+                page=f"{RESULT_PAGE}?id={contest['_id']}&entry={p.entry_id}", now=now,
                 account_id=entry["account_id"], member_id=entry["member_id"])
         await audit.record(deps.db, actor, "contest.awarded", target_type="contest", target_id=str(contest["_id"]),
                            changes={"entries": len(placings), "awards": dict(tally),

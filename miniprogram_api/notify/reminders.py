@@ -18,7 +18,7 @@ from server.circulation.rules import LOCAL_TZ, local_date
 if TYPE_CHECKING:
     from server.resources import Deps
 
-LOANS_PAGE = "pages/loans/index"
+LOANS_PAGE = "pages/loans/loans"
 # Loans that fell overdue within this many days get their "overdue" message; older ones had
 # theirs already (and, on the first run, a backlog of old loans is not messaged at once).
 OVERDUE_WINDOW_DAYS = 7

@@ -13,7 +13,7 @@ from server.readers.models import OpId
 STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 # The mini-program page a room's code opens; it reads the room code from ``scene``.
-ROOM_PAGE = "pages/room/index"
+ROOM_PAGE = "pages/rooms/choose"
 NEW_TITLES_SHOWN = 10
 
 

@@ -1,6 +1,6 @@
 """Room mini-program codes, the landing page a scan opens, and check-ins.
 
-A room's code (``getwxacodeunlimit``: page ``pages/room/index``, scene = the room code,
+A room's code (``getwxacodeunlimit``: page ``pages/rooms/choose``, scene = the room code,
 e.g. "JN-XSG-017") is made once and stored; it is made again only when the mini-program
 version it should open (``Settings.wxacode_env_version``) changes or district staff ask.
 """

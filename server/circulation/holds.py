@@ -68,6 +68,9 @@ if TYPE_CHECKING:
 
 ELSEWHERE_SHOWN = 5
 
+# The mini-program page a "hold ready" message opens (miniprogram/pages/loans, its 预约 tab).
+HOLDS_PAGE = "pages/loans/loans?tab=holds"
+
 
 def hold_out(doc: dict[str, Any], reader: dict[str, Any] | None, title: str | None) -> HoldOut:
     return HoldOut(
@@ -128,7 +131,7 @@ async def announce_ready(deps: Deps, session: AsyncClientSession | None, made_re
             data={"thing1": str(titles.get(hold["title_id"], {}).get("title") or hold["title_id"]),
                   "thing2": room["name"] if room else hold["pickup_room"],
                   "time3": local_day_text(hold["expires_at"])},
-            page="pages/holds/index", now=now)
+            page=HOLDS_PAGE, now=now)
 
 
 async def route_returned_copy(deps: Deps, session: AsyncClientSession, *, room: dict[str, Any], title_id: str,

@@ -1,6 +1,6 @@
 """The shapes of the district's statistics: indicators, charts, the map, alerts, the dashboard
 and the annual report. One neutral chart shape feeds both the console (ECharts, in the browser)
-and the annual report (SVG drawn on the server, ``server.stats.svgcharts``)."""
+and the annual report (SVG drawn on the server, ``server.stats.reports.svgcharts``)."""
 
 from __future__ import annotations
 

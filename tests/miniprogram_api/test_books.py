@@ -274,7 +274,7 @@ async def test_the_reader_is_notified_when_a_returned_copy_makes_the_hold_ready(
     stored = await seeded.db.holds.find_one({"_id": ObjectId(hold_id)})
     room = await seeded.db.rooms.find_one({"code": HOME_ROOM})
     assert (event["event"], event["reader_id"], event["status"], event["page"]) == (
-        "hold_ready", stored["reader_id"], "pending", "pages/holds/index")
+        "hold_ready", stored["reader_id"], "pending", "pages/loans/loans?tab=holds")
     assert event["data"]["thing1"] == name and event["data"]["thing2"] == room["name"]
     local = stored["expires_at"] + timedelta(hours=8)
     assert event["data"]["time3"] == f"{local.year}年{local.month}月{local.day}日"

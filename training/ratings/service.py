@@ -67,6 +67,9 @@ ADMIN_ONLY_TARGETS = frozenset({"publicity", "decided", "reported"})
 KIND_CODES = {"model_room": "SF", "model_admin": "MF", "reading_family": "SX"}
 LEVEL_CODES = {"district": "Q", "city": "S"}
 
+# The mini-program page where a family sees its 书香之家 entry (miniprogram/pages/me).
+FAMILY_RESULT_PAGE = "pages/me/me"
+
 
 def object_id(raw: str, what: str) -> ObjectId:
     """A path's id; text that cannot be one names nothing (404 ``<what>_not_found``)."""
@@ -349,7 +352,7 @@ async def _family_results(deps: Deps, doc: dict[str, Any], changes: dict[ObjectI
         events.append({"event": "rating_result", "key": f"{doc['_id']}:{entry['_id']}",
                        "data": {"thing1": f"{doc['year']}年书香之家评选", "phrase2": RESULT_PHRASES[outcome],
                                 "thing3": "详情请在小程序“书香之家”中查看"},
-                       "page": "pages/family/index", "account_id": ObjectId(account)})
+                       "page": FAMILY_RESULT_PAGE, "account_id": ObjectId(account)})
     return events
 
 

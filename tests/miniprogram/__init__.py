@@ -1,0 +1,1 @@
+"""The WeChat mini-program client (miniprogram/): its Node tests, run against the real backend."""
