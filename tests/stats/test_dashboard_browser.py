@@ -1,12 +1,11 @@
 """The 总览 page in headless Chromium: the ECharts charts carry their figures, the Leaflet map
 shows town clusters then rooms, recolours them by layer and opens a room's page, the keyboard
 reaches the layer select and the room table, and it fits a 1366×768 screen and a tablet.
-Screenshots go to /tmp/shots7/."""
+Screenshots go to tests/artifacts/."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +14,9 @@ import pytest_asyncio
 from server.resources import Deps
 from server.seed import DEMO_PASSWORD
 from tests.stats.test_dashboard_page import STOCKED, build_dashboard_data
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, CspWatch
+from tests.web.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, CspWatch
 
-SHOTS = Path("/tmp/shots7")
+SHOTS = ARTIFACTS  # tests/artifacts/ (git-ignored), like the other browser tests
 SHOTS.mkdir(parents=True, exist_ok=True)
 
 

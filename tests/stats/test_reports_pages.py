@@ -20,10 +20,11 @@ from server.readers.service import local_today
 from server.resources import Deps
 from server.seed import DEMO_PASSWORD
 from server.stats import service as stats_service
-from tests.stats import page_login
+from tests.stats import chromium_page, page_login
+from tests.web.test_browser import ARTIFACTS
 
 YEAR = local_today().year
-SHOTS = Path("/tmp/shots7")
+SHOTS = ARTIFACTS  # tests/artifacts/ (git-ignored), like the other browser tests
 
 
 @pytest.fixture(scope="module")
@@ -117,48 +118,31 @@ async def test_the_report_renders_charts_that_are_not_empty(history: Deps, base_
     assert inked > 2500, f"the charts drew almost nothing in the first series' colour ({inked} px)"
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
 async def test_in_chromium_the_page_works_by_keyboard_and_downloads_the_report(history: Deps, base_url: str) -> None:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN",
-                                                accept_downloads=True)
-            page = await context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            await page.goto(f"{base_url}/console/reports")
-            await page.fill("input[name=username]", "admin")
-            await page.fill("input[name=password]", DEMO_PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base_url}/console/reports")
-            assert await page.locator("h1").inner_text() == "统计报表"
-            # Nothing wider than an office screen.
-            assert await page.evaluate("document.documentElement.scrollWidth") <= 1366
-            with contextlib.suppress(OSError):
-                await asyncio.to_thread(SHOTS.mkdir, parents=True, exist_ok=True)
-                await page.screenshot(path=str(SHOTS / "reports_page.png"), full_page=True)
-            link = page.locator(f'a[href="/api/v1/stats/annual-report.pdf?year={YEAR - 1}"]')
-            await link.focus()  # a plain link: reachable and usable by keyboard
-            async with page.expect_download() as waiting:
-                await page.keyboard.press("Enter")
-            download = await waiting.value
-            assert download.suggested_filename == f"津南区书屋年度报告-{YEAR - 1}.pdf"
-            path = await download.path()
-            pages, text = await asyncio.to_thread(_read_pdf, Path(path))
-            assert pages >= 2 and f"年度报告（{YEAR - 1}年）" in "".join(text.split())
-            await page.set_viewport_size({"width": 800, "height": 1100})  # a tablet
-            assert await page.evaluate("document.documentElement.scrollWidth") <= 820
-            assert not errors, errors
-        finally:
-            await browser.close()
+    async with chromium_page() as (page, errors):
+        await page.goto(f"{base_url}/console/reports")
+        await page.fill("input[name=username]", "admin")
+        await page.fill("input[name=password]", DEMO_PASSWORD)
+        await page.click("button[type=submit]")
+        await page.wait_for_url(f"{base_url}/console/reports")
+        assert await page.locator("h1").inner_text() == "统计报表"
+        # Nothing wider than an office screen.
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 1366
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(SHOTS.mkdir, parents=True, exist_ok=True)
+            await page.screenshot(path=str(SHOTS / "reports_page.png"), full_page=True)
+        link = page.locator(f'a[href="/api/v1/stats/annual-report.pdf?year={YEAR - 1}"]')
+        await link.focus()  # a plain link: reachable and usable by keyboard
+        async with page.expect_download() as waiting:
+            await page.keyboard.press("Enter")
+        download = await waiting.value
+        assert download.suggested_filename == f"津南区书屋年度报告-{YEAR - 1}.pdf"
+        path = await download.path()
+        pages, text = await asyncio.to_thread(_read_pdf, Path(path))
+        assert pages >= 2 and f"年度报告（{YEAR - 1}年）" in "".join(text.split())
+        await page.set_viewport_size({"width": 800, "height": 1100})  # a tablet
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 820
+        assert not errors, errors
 
 
 def _read_pdf(path: Path) -> tuple[int, str]:

@@ -1,6 +1,6 @@
 """The console's 藏书与流通 pages (/console/stock, /console/loans): their numbers for hand-built
 data, filters, sorting, scope, refusals, a constant number of Mongo commands, and how they look
-in Chromium at 1366×768 and on a tablet (screenshots in /tmp/shots7/)."""
+in Chromium at 1366×768 and on a tablet (screenshots in tests/artifacts/)."""
 
 from __future__ import annotations
 
@@ -23,12 +23,10 @@ from server.stock import repo as stock_repo
 from server.stock.ledger import Move, MoveKind
 from tests.circulation import add_title, op
 from tests.conftest import CommandCounter
-from tests.stats import page_login
+from tests.stats import chromium_page, page_login
+from tests.web.test_browser import ARTIFACTS
 
-SHOTS = Path("/tmp/shots7")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHOTS = ARTIFACTS  # tests/artifacts/ (git-ignored), like the other browser tests
 XSG1, XSG2, GG1 = "JN-XSG-001", "JN-XSG-002", "JN-GG-001"
 CATEGORIES = ("政经", "科技", "生活", "文化", "少儿", "其他")
 THIS_YEAR = local_today().year
@@ -191,8 +189,6 @@ async def test_pages_query_each_collection_once(base_url: str, data: dict[str, A
 
 @pytest.fixture(scope="module")
 def shots() -> Path:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
     SHOTS.mkdir(exist_ok=True)
     return SHOTS
 
@@ -202,46 +198,34 @@ def first_sheet(path: str) -> Any:
 
 
 async def test_pages_in_chromium(base_url: str, data: dict[str, Any], shots: Path) -> None:
-    from playwright.async_api import async_playwright
+    async with chromium_page() as (page, errors):
+        await page.goto(f"{base_url}/console/login?next=/console/stock")
+        await page.fill("input[name=username]", "admin")
+        await page.fill("input[name=password]", DEMO_PASSWORD)
+        await page.click("button[type=submit]")
+        await page.wait_for_url(f"{base_url}/console/stock")
+        assert await page.locator("nav.mainnav a.active").inner_text() == "藏书与流通"
+        assert await page.locator(".stock-tabs a.active").inner_text() == "藏书"
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 1366
+        await page.screenshot(path=shots / "stock-1366.png")
+        await page.screenshot(path=shots / "stock-1366-full.png", full_page=True)
+        async with page.expect_download() as download:
+            await page.click("text=导出 Excel")
+        done = await download.value
+        assert done.suggested_filename == "藏书统计.xlsx"
+        sheet = await asyncio.to_thread(first_sheet, str(await done.path()))
+        assert sheet["A1"].value == "编号" and sheet.max_row == 111
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN",
-                                                accept_downloads=True)
-            page = await context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
-            await page.goto(f"{base_url}/console/login?next=/console/stock")
-            await page.fill("input[name=username]", "admin")
-            await page.fill("input[name=password]", DEMO_PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base_url}/console/stock")
-            assert await page.locator("nav.mainnav a.active").inner_text() == "藏书与流通"
-            assert await page.locator(".stock-tabs a.active").inner_text() == "藏书"
-            assert await page.evaluate("document.documentElement.scrollWidth") <= 1366
-            await page.screenshot(path=shots / "stock-1366.png")
-            await page.screenshot(path=shots / "stock-1366-full.png", full_page=True)
-            async with page.expect_download() as download:
-                await page.click("text=导出 Excel")
-            done = await download.value
-            assert done.suggested_filename == "藏书统计.xlsx"
-            sheet = await asyncio.to_thread(first_sheet, str(await done.path()))
-            assert sheet["A1"].value == "编号" and sheet.max_row == 111
+        await page.click(".stock-tabs >> text=流通")
+        await page.wait_for_url(f"{base_url}/console/loans")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 1366
+        await page.screenshot(path=shots / "loans-1366.png")
+        await page.screenshot(path=shots / "loans-1366-full.png", full_page=True)
 
-            await page.click(".stock-tabs >> text=流通")
-            await page.wait_for_url(f"{base_url}/console/loans")
-            assert await page.evaluate("document.documentElement.scrollWidth") <= 1366
-            await page.screenshot(path=shots / "loans-1366.png")
-            await page.screenshot(path=shots / "loans-1366-full.png", full_page=True)
-
-            await page.set_viewport_size({"width": 820, "height": 1180})  # a tablet, portrait
-            for name in ("stock", "loans"):
-                await page.goto(f"{base_url}/console/{name}")
-                width = await page.evaluate("document.documentElement.scrollWidth")
-                assert width <= 820, f"{name}: {width}px wide"
-                await page.screenshot(path=shots / f"{name}-tablet.png")
-            assert not errors, errors
-        finally:
-            await browser.close()
+        await page.set_viewport_size({"width": 820, "height": 1180})  # a tablet, portrait
+        for name in ("stock", "loans"):
+            await page.goto(f"{base_url}/console/{name}")
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 820, f"{name}: {width}px wide"
+            await page.screenshot(path=shots / f"{name}-tablet.png")
+        assert not errors, errors
