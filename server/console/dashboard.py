@@ -15,7 +15,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.console.handlers import ConsolePage
-from server.errors import FieldProblem, InvalidInput
 from server.readers.service import local_today
 from server.staff.roles import CONSOLE, DISTRICT
 from server.stats import service as stats_service
@@ -42,16 +41,6 @@ class RefreshForm(BaseModel):
 
     year: int | None = Field(None, ge=FIRST_YEAR, le=2100)
 
-
-def checked_year(year: int | None, field: tuple[str, str]) -> int:
-    """``year`` or this year; a future year is refused naming ``field``."""
-    today = local_today()
-    if year is None:
-        return today.year
-    if year > today.year:
-        raise InvalidInput(f"{year} 年还没有到，请选择 {FIRST_YEAR}–{today.year} 年", code="year_in_future",
-                           errors=[FieldProblem(field, f"应在 {FIRST_YEAR} 至 {today.year} 之间")])
-    return year
 
 
 # -- shaping for the page (pure) -------------------------------------------------------------------
@@ -152,7 +141,7 @@ class DashboardRefreshPage(ConsolePage):
         self.request.body_arguments = {k: v for k, v in self.request.body_arguments.items()
                                        if k == "_xsrf" or (v and v[-1].strip())}
         form = self.parse_form(RefreshForm)
-        year = checked_year(form.year, ("body", "year"))
+        year = stats_service.check_year(form.year, local_today(), ("body", "year"))
         # The worker refolds this year's per-room figures, then drops every cached dashboard and report.
         await stats_service.request_refresh(self.deps)
         self.redirect(f"/console/?year={year}&refreshing=1")

@@ -56,11 +56,13 @@ async def load_scope(deps: Deps, actor: Actor) -> Scope:
                  rooms=rooms)
 
 
-def check_year(year: int | None, today: date) -> int:
+def check_year(year: int | None, today: date, field: tuple[str, str] = ("query", "year")) -> int:
+    """``year`` (this year when None) if shuwu has figures for it (2012 to this year), else
+    InvalidInput naming ``field`` — the one year check of every statistics page, export and API."""
     chosen = today.year if year is None else year
     if not FIRST_YEAR <= chosen <= today.year:
         raise InvalidInput(f"年份应在 {FIRST_YEAR} 至 {today.year} 之间", code="year_out_of_range",
-                           errors=[FieldProblem(("query", "year"), f"年份应在 {FIRST_YEAR} 至 {today.year} 之间")])
+                           errors=[FieldProblem(field, f"年份应在 {FIRST_YEAR} 至 {today.year} 之间")])
     return chosen
 
 

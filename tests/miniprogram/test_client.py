@@ -44,6 +44,7 @@ from server.readers.service import local_today
 from server.resources import Deps
 from tests.circulation import new_isbn, new_phone
 from tests.conftest import Session
+from tests.miniprogram_api.test_challenges import challenge_body
 
 MINIPROGRAM = Path(__file__).resolve().parents[2] / "miniprogram"
 FIXTURES = MINIPROGRAM / "test" / "integration" / "fixtures.json"
@@ -142,18 +143,12 @@ async def _seed(client: httpx.AsyncClient, admin: Session) -> dict[str, Any]:
         await client.post(
             "/api/v1/challenges",
             headers=admin.headers,
-            json={
-                "title": "暑期阅读挑战（小程序测试）",
-                "description": "读书打卡，赢取徽章",
-                "starts_on": (today - timedelta(days=5)).isoformat(),
-                "ends_on": (today + timedelta(days=20)).isoformat(),
-                "unit": "books",
-                "cap_per_log": 5,
-                "cap_per_day": 8,
-                "milestones": [{"threshold": 2, "badge": "阅读新星", "icon": "badge-star"}],
-                "teams": ["room", "school", "class", "town"],
-                "status": "published",
-            },
+            # the challenge tests' body, with a badge soon enough for two children's logs to earn it
+            json=challenge_body(
+                title="暑期阅读挑战（小程序测试）",
+                starts_on=(today - timedelta(days=5)).isoformat(),
+                milestones=[{"threshold": 2, "badge": "阅读新星", "icon": "badge-star"}],
+            ),
         ),
         201,
     )

@@ -20,7 +20,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from server.catalog.classification import CATEGORIES
 from server.district import RoomStandards
-from server.errors import FieldProblem, InvalidInput
 from server.rooms import repo as rooms_repo
 from server.rooms.models import RoomKind, RoomStatus
 from server.staff.models import RoomCode
@@ -104,15 +103,6 @@ class RatingsFilter(BaseModel):
     model_config = STRICT
     round: ObjectIdText | None = Field(None, description="the rating round; the newest one when left out")
 
-
-def check_year(year: int | None, today: date) -> int:
-    """``year`` (this year when None); InvalidInput naming query.year for a year still to come."""
-    if year is None:
-        return today.year
-    if year > today.year:
-        raise InvalidInput("年份不能晚于今年", code="validation_failed",
-                           errors=[FieldProblem(("query", "year"), f"应为 {FIRST_YEAR}–{today.year} 年")])
-    return year
 
 
 def six_class(category: Any) -> str:

@@ -27,6 +27,7 @@ from server.stats.exports.figures import (
 )
 from server.stats.exports.sheets import XLSX
 from server.stats.exports.tables import Table
+from server.stats.service import check_year
 from server.web.api import ApiHandler, endpoint
 
 TAGS = ("exports",)
@@ -55,7 +56,7 @@ class ExportHandler(ApiHandler):
 async def stock_rows(deps: Any, actor: Any, f: StockFilter) -> tuple[int | None, list[figures.StockRow]]:
     """(the year the figures are for — None: now —, every room of the filter) for pages and exports."""
     today = local_today()
-    year = figures.check_year(f.year, today) if f.year else None
+    year = check_year(f.year, today) if f.year else None
     rooms = await figures.scoped_rooms(deps.db, actor, town=f.town, q=f.q)
     held = await figures.folded_figures(deps, [r["code"] for r in rooms], year or today.year, today)
     return year, figures.stock_rows(rooms, held, deps.settings.district.standards)
@@ -94,7 +95,7 @@ class LoansExport(ExportHandler):
               media_type=XLSX, tags=TAGS, errors=(404, 422))
     async def get(self, *, query: LoansFilter) -> bytes:
         today = local_today()
-        year = figures.check_year(query.year, today)
+        year = check_year(query.year, today)
         rooms = await figures.scoped_rooms(self.deps.db, self.me, town=query.town)
         if query.room:
             rooms = [r for r in rooms if r["code"] == query.room]
@@ -110,7 +111,7 @@ class ShipmentsExport(ExportHandler):
     @endpoint(summary="配送单（Excel；一个计划或一年的配送单）", roles=CONSOLE, query=ShipmentsFilter, media_type=XLSX,
               tags=TAGS, errors=(422,))
     async def get(self, *, query: ShipmentsFilter) -> bytes:
-        year = figures.check_year(query.year, local_today())
+        year = check_year(query.year, local_today())
         codes = None
         if query.town or not self.me.sees_whole_district:
             codes = [r["code"] for r in await figures.scoped_rooms(self.deps.db, self.me, town=query.town)]
@@ -185,7 +186,7 @@ class LoansPage(ConsolePage):
         _non_empty_query(self)
         query = self.parse_query(LoansPageQuery)
         today = local_today()
-        year = figures.check_year(query.year, today)
+        year = check_year(query.year, today)
         rooms = await figures.scoped_rooms(self.deps.db, self.me, town=query.town)
         cells = await figures.loan_cells(self.deps.db, [r["code"] for r in rooms], year)
         by_month = figures.loans_by_month_and_category(cells)

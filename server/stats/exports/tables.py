@@ -44,6 +44,7 @@ from training.certificates import service as cert_service
 from training.ratings import documents as ratings_documents
 from training.ratings import repo as ratings_repo
 from training.ratings.models import KIND_LABELS
+from training.ratings.publicity import PUBLIC_STATUSES
 from training.ratings.service import get_round_doc
 
 if TYPE_CHECKING:
@@ -177,21 +178,19 @@ async def training_xlsx(deps: Deps, actor: Actor, f: TrainingFilter) -> bytes:
 
 
 # Results are public from the 公示 on; before, only the district sees totals (inspectors score blind).
-PUBLIC_ROUND_STATUSES = ("publicity", "decided", "reported")
-
-
 async def ratings_xlsx(deps: Deps, actor: Actor, f: RatingsFilter) -> tuple[bytes, str]:
     """A round's results (the ratings module's own Excel writer): the given round or the newest
     one the actor may see; a town coordinator gets their towns' entries only. Forbidden for a
     round whose results are not public yet, unless the actor is district staff."""
     district = actor.role in DISTRICT
+    doc: dict[str, Any] | None
     if f.round:
         doc = await get_round_doc(deps, f.round)
-        if not district and doc["status"] not in PUBLIC_ROUND_STATUSES:
+        if not district and doc["status"] not in PUBLIC_STATUSES:
             raise Forbidden("评选结果公示后才能导出", code="results_not_public")
     else:
-        found = await ratings_repo.rounds(deps.db, None if district else {"status": {"$in": list(PUBLIC_ROUND_STATUSES)}})
-        doc = found[0] if found else None  # type: ignore[assignment]
+        found = await ratings_repo.rounds(deps.db, None if district else {"status": {"$in": list(PUBLIC_STATUSES)}})
+        doc = found[0] if found else None
     if doc is None:
         table = Table("评选结果", [_c("名次", 6), _c("申报对象", 22)], [], ["还没有可导出的评选。"], "评选结果.xlsx")
         return await asyncio.to_thread(write, table), table.filename

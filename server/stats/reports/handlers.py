@@ -9,10 +9,10 @@ from server.console.handlers import ConsolePage
 from server.readers.service import local_today
 from server.staff.roles import CONSOLE, DISTRICT, Role
 from server.stats.reports import annual
+from server.stats.yearfacts import FIRST_YEAR
 from server.web.api import ApiHandler, endpoint
 
 TAGS = ("stats",)
-FIRST_YEAR = 2012  # the first year with district records (the 2012–2015 history)
 # The page shows a one-line summary for this many recent years (each is a whole annual report's
 # figures, cached by the stats service); older years only get their PDF link.
 SUMMARY_YEARS = 3
